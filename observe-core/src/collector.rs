@@ -1,0 +1,663 @@
+//! [`MetricsCollector`]: the concurrent map from operation name to its stats.
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering::Acquire, Ordering::Release};
+use std::time::{Duration, SystemTime};
+
+use crate::clock::Clock;
+use crate::error::BuildError;
+use crate::histogram::{DEFAULT_PRECISION, Layout, MAX_PRECISION, MIN_PRECISION};
+use crate::names::{DistinctNames, OVERFLOW_OPERATION, truncate};
+use crate::operation::{Operation, OperationHandle, Outcome, Shared};
+use crate::report::{OperationSnapshot, SystemSummary, percent};
+use crate::timer::{OperationTimer, Timed};
+
+type Map = papaya::HashMap<Box<str>, Arc<Operation>, foldhash::fast::RandomState>;
+
+/// A thread-safe collector of per-operation stats.
+///
+/// A cheap [`Clone`] handle (an `Arc` inside): clones share the same stats. The first
+/// use of a name creates its entry; later lookups by `&str` are O(1), lock-free and
+/// allocation-free. Recording touches only atomics; reading ([`get`](Self::get),
+/// [`snapshot`](Self::snapshot), [`summary`](Self::summary)) does the work.
+///
+/// The number of distinct names is capped (10,000 by default): past the cap, new names
+/// record into one entry named [`OVERFLOW_OPERATION`] and are counted in
+/// [`SystemSummary::overflowed_operations`], so a flood of names cannot grow memory
+/// without bound. Names longer than the maximum length (128 bytes by default) are cut at
+/// a character boundary.
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+/// use observe_core::MetricsCollector;
+///
+/// let collector = MetricsCollector::new();
+///
+/// collector.record_operation("db_query", Duration::from_millis(12), false);
+/// let rows: Result<u32, &str> = collector.time("db_query", || Ok(3));
+/// assert_eq!(rows, Ok(3));
+///
+/// let op = collector.get("db_query").unwrap();
+/// assert_eq!(op.count, 2);
+/// println!("{}", serde_json::to_string_pretty(&collector.snapshot()).unwrap());
+/// ```
+#[derive(Clone)]
+pub struct MetricsCollector {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    map: Map,
+    /// The Prometheus registry: locked only to register metrics and to encode a scrape.
+    #[cfg(feature = "prometheus")]
+    registry: Mutex<prometheus_client::registry::Registry>,
+    #[cfg(feature = "prometheus")]
+    namespace: Box<str>,
+    /// Entries counted against the cap (the overflow entry excluded).
+    len: AtomicUsize,
+    /// Serialises the creation of entries (never taken by readers or recorders of
+    /// existing entries).
+    creating: Mutex<()>,
+    /// Values attached by integrations, one per type.
+    extensions: Mutex<HashMap<TypeId, Box<dyn Any + Send + Sync>>>,
+    max_operations: usize,
+    max_name_len: usize,
+    folded: DistinctNames,
+    shared: Arc<Shared>,
+}
+
+impl MetricsCollector {
+    /// A collector with the default configuration.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::from_builder(MetricsCollectorBuilder::default())
+    }
+
+    /// A builder to configure a collector.
+    pub fn builder() -> MetricsCollectorBuilder {
+        MetricsCollectorBuilder::default()
+    }
+
+    fn from_builder(b: MetricsCollectorBuilder) -> Self {
+        let start_ns = b.clock.now_ns();
+        let layout = Layout::new(b.precision);
+        let shared = Arc::new(Shared {
+            layout,
+            clock: b.clock,
+            cancelled_is_error: b.cancelled_is_error,
+            window_length: b.window_length,
+            window_slots: b.window_slots,
+            start_ns,
+            start_wall: SystemTime::now(),
+            #[cfg(feature = "prometheus")]
+            le: crate::prometheus::LeTable::new(layout, &b.prometheus.buckets),
+        });
+        #[cfg(feature = "prometheus")]
+        let mut prometheus = b.prometheus;
+        Self {
+            inner: Arc::new_cyclic(|weak| {
+                #[cfg(not(feature = "prometheus"))]
+                let _ = weak;
+                Inner {
+                    #[cfg(feature = "prometheus")]
+                    registry: Mutex::new(prometheus.take_registry(WeakCollector(weak.clone()))),
+                    #[cfg(feature = "prometheus")]
+                    namespace: std::mem::take(&mut prometheus.namespace).into(),
+                    map: Map::with_hasher(foldhash::fast::RandomState::default()),
+                    len: AtomicUsize::new(0),
+                    creating: Mutex::new(()),
+                    extensions: Mutex::new(HashMap::new()),
+                    max_operations: b.max_operations,
+                    max_name_len: b.max_name_len,
+                    folded: DistinctNames::new(),
+                    shared,
+                }
+            }),
+        }
+    }
+
+    /// Records one operation of `name` that took `duration` and failed or not.
+    #[inline]
+    pub fn record_operation(&self, name: &str, duration: Duration, failed: bool) {
+        let outcome = if failed { Outcome::Error } else { Outcome::Ok };
+        self.with_operation(name, |op| op.record(duration, outcome));
+    }
+
+    /// Records one operation of `name` with an explicit [`Outcome`].
+    #[inline]
+    pub fn record_outcome(&self, name: &str, duration: Duration, outcome: Outcome) {
+        self.with_operation(name, |op| op.record(duration, outcome));
+    }
+
+    /// A handle on the operation `name` (created if needed) that records without lookup.
+    #[must_use]
+    pub fn operation(&self, name: &str) -> OperationHandle {
+        OperationHandle::new(self.with_operation(name, Arc::clone))
+    }
+
+    /// Starts a timer for the operation `name`; see [`OperationTimer`].
+    pub fn start_timer(&self, name: &str) -> OperationTimer {
+        OperationTimer::from_operation(self.with_operation(name, Arc::clone))
+    }
+
+    /// Runs `f` as the operation `name`; an `Err` counts as an error.
+    ///
+    /// ```
+    /// # let collector = observe_core::MetricsCollector::new();
+    /// let parsed: Result<i32, _> = collector.time("parse", || "12".parse::<i32>());
+    /// assert_eq!(parsed, Ok(12));
+    /// ```
+    pub fn time<T, E>(&self, name: &str, f: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+        let timer = self.start_timer(name);
+        let result = f();
+        timer.end(&result);
+        result
+    }
+
+    /// Times a future returning a `Result` as the operation `name`: an `Err` counts as an
+    /// error, and the future dropped before it completes counts as cancelled.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let collector = observe_core::MetricsCollector::new();
+    /// let user = collector
+    ///     .time_async("fetch_user", async { Ok::<_, std::io::Error>("ada") })
+    ///     .await;
+    /// assert_eq!(user.unwrap(), "ada");
+    /// # }
+    /// ```
+    pub fn time_async<F>(&self, name: &str, future: F) -> Timed<F> {
+        Timed::new(future, self.start_timer(name))
+    }
+
+    /// The figures of the operation `name`, if it exists.
+    #[must_use]
+    pub fn get(&self, name: &str) -> Option<OperationSnapshot> {
+        let name = truncate(name, self.inner.max_name_len);
+        let guard = self.inner.map.guard();
+        let op = self.inner.map.get(name, &guard)?;
+        Some(op.snapshot(self.inner.shared.clock.now_ns()))
+    }
+
+    /// The figures of every operation, sorted by name.
+    #[must_use]
+    pub fn snapshot(&self) -> Vec<OperationSnapshot> {
+        let now = self.inner.shared.clock.now_ns();
+        let mut out: Vec<_> = self
+            .operations()
+            .iter()
+            .map(|op| op.snapshot(now))
+            .collect();
+        out.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
+    /// Totals over every operation.
+    #[must_use]
+    pub fn summary(&self) -> SystemSummary {
+        let snapshots = self.snapshot();
+        let total_operations: u64 = snapshots.iter().map(|s| s.count).sum();
+        let total_errors: u64 = snapshots.iter().map(|s| s.error_count).sum();
+        let total: Duration = snapshots.iter().map(|s| s.total).sum();
+        let shared = &self.inner.shared;
+        SystemSummary {
+            uptime: Duration::from_nanos(shared.clock.now_ns().saturating_sub(shared.start_ns)),
+            total_operations,
+            total_errors,
+            error_rate: percent(total_errors, total_operations),
+            avg_latency: if total_operations == 0 {
+                Duration::ZERO
+            } else {
+                let nanos = total.as_nanos() / u128::from(total_operations);
+                Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+            },
+            max_latency: snapshots.iter().map(|s| s.max).max().unwrap_or_default(),
+            monitored_operations: snapshots.len(),
+            overflowed_operations: self.inner.folded.estimate(),
+        }
+    }
+
+    /// Restarts what the JSON views show: counts, durations, quantiles, windows and the
+    /// overflow estimate start again from zero. Entries and handles stay valid, and the
+    /// lifetime counters behind exporters keep counting, so exported counters stay
+    /// monotonic.
+    pub fn reset(&self) {
+        for op in self.operations() {
+            op.reset();
+        }
+        self.inner.folded.clear();
+    }
+
+    /// How many distinct operations are held (the overflow entry included).
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.inner.map.len()
+    }
+
+    /// Whether no operation was recorded yet.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Approximate bytes held by all operation entries.
+    #[must_use]
+    pub fn memory_usage(&self) -> usize {
+        self.operations().iter().map(|op| op.memory_bytes()).sum()
+    }
+
+    /// The value of type `T` attached to this collector, created by `init` on first use.
+    ///
+    /// Integrations keep per-collector state here, such as the metric families an HTTP
+    /// layer registers once however many layers are built on the same collector. Holds a
+    /// lock while `init` runs: keep it short, and do not call back into `extension`.
+    ///
+    /// ```
+    /// # let collector = observe_core::MetricsCollector::new();
+    /// #[derive(Clone)]
+    /// struct Greeting(&'static str);
+    /// let first = collector.extension(|| Greeting("hello"));
+    /// let again = collector.extension(|| Greeting("ignored"));
+    /// assert_eq!((first.0, again.0), ("hello", "hello"));
+    /// ```
+    pub fn extension<T>(&self, init: impl FnOnce() -> T) -> T
+    where
+        T: Clone + Send + Sync + 'static,
+    {
+        let mut extensions = self
+            .inner
+            .extensions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let slot = extensions
+            .entry(TypeId::of::<T>())
+            .or_insert_with(|| Box::new(init()));
+        match slot.downcast_ref::<T>() {
+            Some(value) => value.clone(),
+            // Unreachable: the slot of `TypeId::of::<T>()` always holds a `T`.
+            None => init_unreachable(),
+        }
+    }
+
+    /// The prefix of the families this collector exports.
+    #[cfg(feature = "prometheus")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
+    #[must_use]
+    pub fn namespace(&self) -> &str {
+        &self.inner.namespace
+    }
+
+    /// Registers a metric of yours on the collector's registry, encoded with everything
+    /// else. See [`Registry::register`](prometheus_client::registry::Registry::register).
+    #[cfg(feature = "prometheus")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
+    pub fn register_metric(
+        &self,
+        name: impl Into<String>,
+        help: impl Into<String>,
+        metric: impl prometheus_client::registry::Metric,
+    ) {
+        self.with_prometheus_registry(|registry| registry.register(name, help, metric));
+    }
+
+    /// Registers a collector of yours on the collector's registry, encoded at each scrape.
+    #[cfg(feature = "prometheus")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
+    pub fn register_prometheus_collector(
+        &self,
+        collector: Box<dyn prometheus_client::collector::Collector>,
+    ) {
+        self.with_prometheus_registry(|registry| registry.register_collector(collector));
+    }
+
+    /// Runs `f` on the registry, for anything the other methods do not cover (units,
+    /// sub-registries). Holds the registry's lock meanwhile: keep `f` short.
+    #[cfg(feature = "prometheus")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
+    pub fn with_prometheus_registry<R>(
+        &self,
+        f: impl FnOnce(&mut prometheus_client::registry::Registry) -> R,
+    ) -> R {
+        let mut registry = self
+            .inner
+            .registry
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut registry)
+    }
+
+    /// Encodes every metric of the registry (operations, process figures, health and
+    /// yours) in `format`.
+    ///
+    /// # Errors
+    ///
+    /// Only if a collector registered by the user fails to encode.
+    #[cfg(feature = "prometheus")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
+    pub fn encode_prometheus(
+        &self,
+        format: crate::prometheus::ExpositionFormat,
+    ) -> Result<String, std::fmt::Error> {
+        let mut text = String::new();
+        self.with_prometheus_registry(|registry| {
+            prometheus_client::encoding::text::encode(&mut text, registry)
+        })?;
+        Ok(match format {
+            crate::prometheus::ExpositionFormat::OpenMetrics => text,
+            _ => crate::prometheus::openmetrics_to_prometheus(&text),
+        })
+    }
+
+    /// The exported `le` boundaries in seconds.
+    #[cfg(feature = "prometheus")]
+    pub(crate) fn le_seconds(&self) -> &[f64] {
+        self.inner.shared.le.seconds()
+    }
+
+    pub(crate) fn operations(&self) -> Vec<Arc<Operation>> {
+        let guard = self.inner.map.guard();
+        self.inner
+            .map
+            .iter(&guard)
+            .map(|(_, op)| Arc::clone(op))
+            .collect()
+    }
+
+    /// Runs `f` on the entry of `name`, creating it (or folding into the overflow entry).
+    #[inline]
+    fn with_operation<R>(&self, name: &str, f: impl FnOnce(&Arc<Operation>) -> R) -> R {
+        let inner = &*self.inner;
+        let name = truncate(name, inner.max_name_len);
+        let guard = inner.map.guard();
+        if let Some(op) = inner.map.get(name, &guard) {
+            return f(op);
+        }
+        self.insert_slow(name, f)
+    }
+
+    /// Creates the entry of `name`, or folds it into the overflow entry past the cap.
+    ///
+    /// Entries are created under a mutex that readers never take, and the length is
+    /// published after the insert, so that two threads creating the same name at the cap
+    /// share the one entry instead of one of them folding into the overflow.
+    #[cold]
+    fn insert_slow<R>(&self, name: &str, f: impl FnOnce(&Arc<Operation>) -> R) -> R {
+        let inner = &*self.inner;
+        let guard = inner.map.guard();
+        if inner.len.load(Acquire) < inner.max_operations {
+            let _creating = inner
+                .creating
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(op) = inner.map.get(name, &guard) {
+                return f(op);
+            }
+            if inner.len.load(Acquire) < inner.max_operations {
+                let op = Arc::new(Operation::new(name, Arc::clone(&inner.shared)));
+                let op = inner.map.get_or_insert(name.into(), op, &guard);
+                inner.len.fetch_add(1, Release);
+                return f(op);
+            }
+        } else if let Some(op) = inner.map.get(name, &guard) {
+            // Created by another thread since our first lookup.
+            return f(op);
+        }
+        inner.folded.insert(name);
+        let overflow = inner.map.get_or_insert_with(
+            OVERFLOW_OPERATION.into(),
+            || {
+                Arc::new(Operation::new(
+                    OVERFLOW_OPERATION,
+                    Arc::clone(&inner.shared),
+                ))
+            },
+            &guard,
+        );
+        f(overflow)
+    }
+}
+
+#[cold]
+fn init_unreachable<T>() -> T {
+    unreachable!("extension slots are keyed by their type")
+}
+
+/// A weak reference to a collector, held by what the collector itself owns (its
+/// Prometheus registry) so that no reference cycle keeps it alive.
+#[derive(Clone, Debug)]
+#[cfg(feature = "prometheus")]
+pub(crate) struct WeakCollector(std::sync::Weak<Inner>);
+
+#[cfg(feature = "prometheus")]
+impl WeakCollector {
+    pub(crate) fn upgrade(&self) -> Option<MetricsCollector> {
+        self.0.upgrade().map(|inner| MetricsCollector { inner })
+    }
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner").finish_non_exhaustive()
+    }
+}
+
+impl Default for MetricsCollector {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for MetricsCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsCollector")
+            .field("operations", &self.len())
+            .field("max_operations", &self.inner.max_operations)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builder for [`MetricsCollector`].
+///
+/// ```
+/// use std::time::Duration;
+/// use observe_core::MetricsCollector;
+///
+/// let collector = MetricsCollector::builder()
+///     .max_operations(1_000)
+///     .max_name_length(64)
+///     .recent_window(Duration::from_secs(300), 10)
+///     .histogram_precision(8)
+///     .build()?;
+/// # Ok::<(), observe_core::BuildError>(())
+/// ```
+#[derive(Debug)]
+#[must_use]
+pub struct MetricsCollectorBuilder {
+    max_operations: usize,
+    max_name_len: usize,
+    window_length: Duration,
+    window_slots: usize,
+    precision: u8,
+    cancelled_is_error: bool,
+    clock: Clock,
+    #[cfg(feature = "prometheus")]
+    prometheus: PrometheusOptions,
+}
+
+#[cfg(feature = "prometheus")]
+#[derive(Debug)]
+struct PrometheusOptions {
+    namespace: String,
+    buckets: Vec<f64>,
+    registry: Option<prometheus_client::registry::Registry>,
+    process: bool,
+}
+
+#[cfg(feature = "prometheus")]
+impl PrometheusOptions {
+    /// The registry to own, with this collector's families registered on it.
+    fn take_registry(&mut self, collector: WeakCollector) -> prometheus_client::registry::Registry {
+        let mut registry = self.registry.take().unwrap_or_default();
+        registry.register_collector(Box::new(crate::prometheus::OperationsCollector::new(
+            collector,
+            &self.namespace,
+        )));
+        if self.process {
+            registry.register_collector(Box::new(crate::prometheus::ProcessCollector));
+        }
+        registry
+    }
+}
+
+impl Default for MetricsCollectorBuilder {
+    fn default() -> Self {
+        Self {
+            max_operations: 10_000,
+            max_name_len: 128,
+            window_length: Duration::from_secs(60),
+            window_slots: 6,
+            precision: DEFAULT_PRECISION,
+            cancelled_is_error: true,
+            clock: Clock::system(),
+            #[cfg(feature = "prometheus")]
+            prometheus: PrometheusOptions {
+                namespace: "observe".to_owned(),
+                buckets: crate::prometheus::DEFAULT_BUCKETS.to_vec(),
+                registry: None,
+                process: true,
+            },
+        }
+    }
+}
+
+impl MetricsCollectorBuilder {
+    /// The cap on distinct operation names (default 10,000); past it, new names fold
+    /// into [`OVERFLOW_OPERATION`].
+    pub fn max_operations(mut self, cap: usize) -> Self {
+        self.max_operations = cap;
+        self
+    }
+
+    /// The longest operation name kept, in bytes (default 128); longer names are cut at
+    /// a character boundary.
+    pub fn max_name_length(mut self, bytes: usize) -> Self {
+        self.max_name_len = bytes;
+        self
+    }
+
+    /// The recent window's length and how many slots it turns in (default 60 s in 6
+    /// slots): recent figures cover between `length - length / slots` and `length`.
+    pub fn recent_window(mut self, length: Duration, slots: usize) -> Self {
+        self.window_length = length;
+        self.window_slots = slots;
+        self
+    }
+
+    /// Histogram precision in significant bits, 4 to 10 (default 7): quantiles are within
+    /// `2^-bits` of the true value (0.78 % at 7) and an entry's histogram holds
+    /// `2^(bits-1) * (40 - bits)` four-byte buckets (8.4 KiB at 7).
+    pub fn histogram_precision(mut self, bits: u8) -> Self {
+        self.precision = bits;
+        self
+    }
+
+    /// Whether a cancelled operation (a timer or future dropped before its end) also
+    /// counts as an error (default `true`).
+    pub fn count_cancelled_as_error(mut self, yes: bool) -> Self {
+        self.cancelled_is_error = yes;
+        self
+    }
+
+    /// The clock of recent windows, timestamps and uptime (default [`Clock::system`]);
+    /// tests pass a [`ManualClock`](crate::ManualClock).
+    pub fn clock(mut self, clock: impl Into<Clock>) -> Self {
+        self.clock = clock.into();
+        self
+    }
+
+    /// The prefix of every family this collector exports (default `observe`): ASCII
+    /// letters, digits and underscores, not starting with a digit or `__`.
+    #[cfg(feature = "prometheus")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.prometheus.namespace = namespace.into();
+        self
+    }
+
+    /// The `le` boundaries, in seconds, of the exported duration histograms (default
+    /// [`DEFAULT_BUCKETS`](crate::prometheus::DEFAULT_BUCKETS), 0.5 ms to 30 s): finite,
+    /// positive, strictly increasing, at most 64. Each bucket is counted exactly.
+    #[cfg(feature = "prometheus")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
+    pub fn prometheus_buckets(mut self, seconds: impl IntoIterator<Item = f64>) -> Self {
+        self.prometheus.buckets = seconds.into_iter().collect();
+        self
+    }
+
+    /// A registry of your own (with your metrics on it, or a prefix or labels) for the
+    /// collector to register its families on and own. By default it creates one.
+    #[cfg(feature = "prometheus")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
+    pub fn prometheus_registry(mut self, registry: prometheus_client::registry::Registry) -> Self {
+        self.prometheus.registry = Some(registry);
+        self
+    }
+
+    /// Whether to export the standard `process_*` families (default `true`). Turn it
+    /// off when another part of the process already exports them.
+    #[cfg(feature = "prometheus")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
+    pub fn process_metrics(mut self, yes: bool) -> Self {
+        self.prometheus.process = yes;
+        self
+    }
+
+    /// Checks the configuration and builds the collector.
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`] naming the setting that is out of range.
+    pub fn build(self) -> Result<MetricsCollector, BuildError> {
+        if self.max_operations == 0 {
+            return Err(BuildError::ZeroOperationCap);
+        }
+        if self.max_name_len == 0 {
+            return Err(BuildError::ZeroNameLength);
+        }
+        if !(MIN_PRECISION..=MAX_PRECISION).contains(&self.precision) {
+            return Err(BuildError::Precision {
+                got: self.precision,
+                min: MIN_PRECISION,
+                max: MAX_PRECISION,
+            });
+        }
+        let slot_ok = self
+            .window_length
+            .checked_div(u32::try_from(self.window_slots).unwrap_or(u32::MAX))
+            .is_some_and(|slot| slot >= Duration::from_millis(1));
+        if !(1..=3600).contains(&self.window_slots) || !slot_ok {
+            return Err(BuildError::Window {
+                length: self.window_length,
+                slots: self.window_slots,
+            });
+        }
+        #[cfg(feature = "prometheus")]
+        {
+            crate::prometheus::validate_namespace(&self.prometheus.namespace).map_err(
+                |reason| BuildError::Namespace {
+                    namespace: self.prometheus.namespace.clone(),
+                    reason,
+                },
+            )?;
+            crate::prometheus::validate_buckets(&self.prometheus.buckets)
+                .map_err(|reason| BuildError::Buckets { reason })?;
+        }
+        Ok(MetricsCollector::from_builder(self))
+    }
+}

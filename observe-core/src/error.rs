@@ -1,0 +1,49 @@
+//! Errors of observe-core.
+
+use std::time::Duration;
+
+/// A collector or registry configuration that cannot be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The cap on distinct operation names must allow at least one name.
+    #[error("the cap on distinct operation names must be at least 1")]
+    ZeroOperationCap,
+    /// The maximum name length must be at least one byte.
+    #[error("the maximum operation name length must be at least 1 byte")]
+    ZeroNameLength,
+    /// The histogram precision is outside the supported range.
+    #[error("histogram precision must be between {min} and {max} significant bits, got {got}")]
+    Precision {
+        /// The precision asked for.
+        got: u8,
+        /// The lowest supported precision.
+        min: u8,
+        /// The highest supported precision.
+        max: u8,
+    },
+    /// The recent window cannot be split as asked.
+    #[error(
+        "a recent window of {length:?} cannot hold {slots} slots (1 to 3600 slots of at least 1 ms each)"
+    )]
+    Window {
+        /// The window length asked for.
+        length: Duration,
+        /// The slot count asked for.
+        slots: usize,
+    },
+    /// The Prometheus namespace breaks the naming rules.
+    #[error("invalid Prometheus namespace {namespace:?}: {reason}")]
+    Namespace {
+        /// The namespace asked for.
+        namespace: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+    /// The histogram buckets are not valid.
+    #[error("invalid Prometheus buckets: {reason}")]
+    Buckets {
+        /// What is wrong with them.
+        reason: String,
+    },
+}

@@ -1,0 +1,74 @@
+//! Operation timing, latency histograms and recent windows for Rust services.
+//!
+//! `observe-core` is the engine of the `observe` toolkit: a [`MetricsCollector`] keeps,
+//! for every named operation, its count, errors, cancellations, total, min, max,
+//! quantiles (from a log-linear histogram), when it was last recorded, and a recent
+//! window of rates and error rates. Recording costs a handful of atomic adds and never
+//! blocks; reading does the work.
+//!
+//! # Example
+//!
+//! ```
+//! use std::time::Duration;
+//! use observe_core::{MetricsCollector, OperationTimer};
+//!
+//! let collector = MetricsCollector::new();
+//!
+//! // Time a block like Go's `defer timer.End(err)`.
+//! let timer = OperationTimer::new(&collector, "create_expense");
+//! let result: Result<u64, String> = Ok(7);
+//! timer.end(&result);
+//!
+//! // Or record what you measured yourself.
+//! collector.record_operation("db_insert", Duration::from_micros(800), false);
+//!
+//! let summary = collector.summary();
+//! assert_eq!(summary.total_operations, 2);
+//! let json = serde_json::to_string(&collector.snapshot()).unwrap();
+//! assert!(json.contains("\"create_expense\""));
+//! ```
+//!
+//! # Outcomes
+//!
+//! An operation ends [`Ok`](Outcome::Ok), with an [`Error`](Outcome::Error), or
+//! [`Cancelled`](Outcome::Cancelled): an [`OperationTimer`] or a [`Timed`] future dropped
+//! before it ended. Cancellations count as errors unless the collector is built with
+//! [`count_cancelled_as_error(false)`](MetricsCollectorBuilder::count_cancelled_as_error).
+//!
+//! # Feature flags
+//!
+//! - `prometheus` (default): Prometheus text and OpenMetrics exposition of operations,
+//!   health, database pools and process figures through `prometheus-client`, on a
+//!   registry that also holds your own metrics. See [`prometheus`].
+//! - `full`: every optional integration, for docs and CI.
+//!
+//! # Minimum supported Rust version
+//!
+//! The MSRV is 1.88 (edition 2024). It may rise in a minor release, never in a patch
+//! release.
+
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod clock;
+mod collector;
+mod error;
+mod histogram;
+mod names;
+mod operation;
+mod process;
+#[cfg(feature = "prometheus")]
+#[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
+pub mod prometheus;
+mod report;
+mod timer;
+mod window;
+
+pub use clock::{Clock, ManualClock};
+pub use collector::{MetricsCollector, MetricsCollectorBuilder};
+pub use error::BuildError;
+pub use names::OVERFLOW_OPERATION;
+pub use operation::{OperationHandle, Outcome};
+pub use process::ProcessStats;
+pub use report::{OperationSnapshot, RecentSnapshot, SystemSummary, human_duration};
+pub use timer::{OperationTimer, Timed};

@@ -1,0 +1,143 @@
+//! The two text formats Prometheus scrapes, and content negotiation between them.
+
+use std::fmt::Write as _;
+
+/// A text exposition format.
+///
+/// ```
+/// use observe_core::prometheus::ExpositionFormat;
+///
+/// let format = ExpositionFormat::from_accept(
+///     "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.4",
+/// );
+/// assert_eq!(format, ExpositionFormat::OpenMetrics);
+/// assert_eq!(ExpositionFormat::from_accept("*/*"), ExpositionFormat::Prometheus);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ExpositionFormat {
+    /// The Prometheus text format, version 0.0.4.
+    #[default]
+    Prometheus,
+    /// OpenMetrics text, version 1.0.0 (ends with `# EOF`).
+    OpenMetrics,
+}
+
+impl ExpositionFormat {
+    /// The `Content-Type` of a response in this format.
+    #[must_use]
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Prometheus => "text/plain; version=0.0.4; charset=utf-8",
+            Self::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        }
+    }
+
+    /// The format an `Accept` header asks for: OpenMetrics when it lists
+    /// `application/openmetrics-text` with a non-zero quality at least as high as any
+    /// `text/plain`, Prometheus text otherwise (also for a missing or malformed header).
+    #[must_use]
+    pub fn from_accept(accept: &str) -> Self {
+        let mut openmetrics = 0.0f32;
+        let mut plain = 0.0f32;
+        for range in accept.split(',') {
+            let mut parts = range.split(';').map(str::trim);
+            let media = parts.next().unwrap_or_default().to_ascii_lowercase();
+            let quality = parts
+                .filter_map(|p| p.strip_prefix("q="))
+                .find_map(|q| q.parse::<f32>().ok())
+                .filter(|q| q.is_finite())
+                .unwrap_or(1.0);
+            match media.as_str() {
+                "application/openmetrics-text" => openmetrics = openmetrics.max(quality),
+                "text/plain" | "text/*" | "*/*" => plain = plain.max(quality),
+                _ => {}
+            }
+        }
+        if openmetrics > 0.0 && openmetrics >= plain {
+            Self::OpenMetrics
+        } else {
+            Self::Prometheus
+        }
+    }
+}
+
+/// Rewrites OpenMetrics text (as `prometheus-client` encodes it) as Prometheus text
+/// 0.0.4: counter families take their `_total` name in `HELP` and `TYPE`, `info` families
+/// become gauges named `_info`, `unknown` becomes `untyped`, and `UNIT` and `EOF` lines go.
+pub(crate) fn openmetrics_to_prometheus(openmetrics: &str) -> String {
+    let mut out = String::with_capacity(openmetrics.len());
+    let mut pending_help: Option<(&str, &str)> = None;
+    for line in openmetrics.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let (name, help) = rest.split_once(' ').unwrap_or((rest, ""));
+            pending_help = Some((name, help));
+        } else if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').unwrap_or((rest, "unknown"));
+            let (suffix, kind) = match kind {
+                "counter" if !name.ends_with("_total") => ("_total", "counter"),
+                "info" => ("_info", "gauge"),
+                "unknown" => ("", "untyped"),
+                "gaugehistogram" => ("", "histogram"),
+                "stateset" => ("", "gauge"),
+                other => ("", other),
+            };
+            if let Some((help_name, help)) = pending_help.take()
+                && help_name == name
+            {
+                let _ = writeln!(out, "# HELP {name}{suffix} {help}");
+            }
+            let _ = writeln!(out, "# TYPE {name}{suffix} {kind}");
+        } else if line.starts_with("# UNIT ") || line == "# EOF" {
+            continue;
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_headers_choose_the_format() {
+        use ExpositionFormat::{OpenMetrics, Prometheus};
+        let cases = [
+            ("", Prometheus),
+            ("text/plain", Prometheus),
+            ("application/openmetrics-text", OpenMetrics),
+            (
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                OpenMetrics,
+            ),
+            ("APPLICATION/OPENMETRICS-TEXT", OpenMetrics),
+            ("application/openmetrics-text;q=0", Prometheus),
+            (
+                "text/plain;q=0.9,application/openmetrics-text;q=0.5",
+                Prometheus,
+            ),
+            ("application/openmetrics-text;q=abc", OpenMetrics),
+            (";;;,,,", Prometheus),
+        ];
+        for (accept, want) in cases {
+            assert_eq!(ExpositionFormat::from_accept(accept), want, "{accept:?}");
+        }
+    }
+
+    #[test]
+    fn openmetrics_counters_and_infos_are_renamed_for_prometheus_text() {
+        let om = "# HELP a Things.\n# TYPE a counter\na_total 1\n\
+                  # HELP b_seconds Time.\n# TYPE b_seconds gauge\n# UNIT b_seconds seconds\nb_seconds 2\n\
+                  # HELP v Version.\n# TYPE v info\nv_info{version=\"1\"} 1\n# EOF\n";
+        let text = openmetrics_to_prometheus(om);
+        assert_eq!(
+            text,
+            "# HELP a_total Things.\n# TYPE a_total counter\na_total 1\n\
+             # HELP b_seconds Time.\n# TYPE b_seconds gauge\nb_seconds 2\n\
+             # HELP v_info Version.\n# TYPE v_info gauge\nv_info{version=\"1\"} 1\n"
+        );
+    }
+}

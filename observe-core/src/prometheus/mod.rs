@@ -1,0 +1,138 @@
+//! Prometheus and OpenMetrics exposition through [`prometheus_client`].
+//!
+//! Every [`MetricsCollector`](crate::MetricsCollector) built with this feature owns a
+//! [`prometheus_client::registry::Registry`] (its own, or one you pass to the builder)
+//! on which it registers a [`Collector`](prometheus_client::collector::Collector) that
+//! reads the operations at scrape time: recording an operation costs one extra atomic
+//! add (its `le` bucket) and nothing else. Register your own metrics on the same
+//! registry and one [`encode`](crate::MetricsCollector::encode_prometheus) returns
+//! everything.
+//!
+//! # Families
+//!
+//! With the default namespace `observe`:
+//!
+//! | family | type | labels |
+//! | --- | --- | --- |
+//! | `observe_operations_total` | counter | `operation` |
+//! | `observe_operation_errors_total` | counter | `operation` |
+//! | `observe_operation_cancelled_total` | counter | `operation` |
+//! | `observe_operation_duration_seconds` | histogram | `operation` |
+//! | `observe_build_info` | gauge (1) | `version` |
+//! | `process_cpu_seconds_total`, `process_resident_memory_bytes`, `process_virtual_memory_bytes`, `process_start_time_seconds`, `process_threads`, `process_open_fds`, `process_max_fds` | standard process figures, where the platform has them | |
+//!
+//! Counters and histograms count over the collector's lifetime:
+//! [`reset`](crate::MetricsCollector::reset) restarts the JSON views only, so exported
+//! counters never go backwards.
+//!
+//! # Example
+//!
+//! ```
+//! use std::time::Duration;
+//! use observe_core::MetricsCollector;
+//! use observe_core::prometheus::ExpositionFormat;
+//! use prometheus_client::metrics::counter::Counter;
+//!
+//! let collector = MetricsCollector::builder()
+//!     .namespace("shop")
+//!     .prometheus_buckets([0.01, 0.1, 1.0])
+//!     .process_metrics(false)
+//!     .build()?;
+//!
+//! // Your own metrics, on the same registry.
+//! let orders: Counter = Counter::default();
+//! collector.register_metric("shop_orders", "Orders placed", orders.clone());
+//! orders.inc();
+//!
+//! collector.record_operation("checkout", Duration::from_millis(40), false);
+//! collector.record_operation("checkout", Duration::from_millis(400), true);
+//!
+//! let text = collector.encode_prometheus(ExpositionFormat::OpenMetrics)?;
+//! let expected = "\
+//! ## HELP shop_orders Orders placed.
+//! ## TYPE shop_orders counter
+//! shop_orders_total 1
+//! ## HELP shop_operations Operations recorded.
+//! ## TYPE shop_operations counter
+//! shop_operations_total{operation=\"checkout\"} 2
+//! ## HELP shop_operation_errors Operations that failed (cancellations included unless configured otherwise).
+//! ## TYPE shop_operation_errors counter
+//! shop_operation_errors_total{operation=\"checkout\"} 1
+//! ## HELP shop_operation_cancelled Operations abandoned before they ended (dropped timers and futures).
+//! ## TYPE shop_operation_cancelled counter
+//! shop_operation_cancelled_total{operation=\"checkout\"} 0
+//! ## HELP shop_operation_duration_seconds How long operations took.
+//! ## TYPE shop_operation_duration_seconds histogram
+//! ## UNIT shop_operation_duration_seconds seconds
+//! shop_operation_duration_seconds_sum{operation=\"checkout\"} 0.44
+//! shop_operation_duration_seconds_count{operation=\"checkout\"} 2
+//! shop_operation_duration_seconds_bucket{le=\"0.01\",operation=\"checkout\"} 0
+//! shop_operation_duration_seconds_bucket{le=\"0.1\",operation=\"checkout\"} 1
+//! shop_operation_duration_seconds_bucket{le=\"1.0\",operation=\"checkout\"} 2
+//! shop_operation_duration_seconds_bucket{le=\"+Inf\",operation=\"checkout\"} 2
+//! ## HELP shop_build_info The version of observe-core serving these metrics.
+//! ## TYPE shop_build_info gauge
+//! ";
+//! assert!(text.starts_with(expected), "{text}");
+//! assert!(text.ends_with("# EOF\n"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod buckets;
+mod format;
+mod operations;
+mod process;
+
+pub use buckets::DEFAULT_BUCKETS;
+pub(crate) use buckets::{LeTable, validate as validate_buckets};
+pub use format::ExpositionFormat;
+pub(crate) use format::openmetrics_to_prometheus;
+pub(crate) use operations::OperationsCollector;
+pub(crate) use process::ProcessCollector;
+
+/// Checks a namespace against the Prometheus naming rules: `[a-zA-Z_][a-zA-Z0-9_]*`, not
+/// starting with `__` (reserved), at most 64 bytes.
+pub(crate) fn validate_namespace(namespace: &str) -> Result<(), &'static str> {
+    let mut chars = namespace.chars();
+    match chars.next() {
+        None => return Err("it is empty"),
+        Some(c) if !(c.is_ascii_alphabetic() || c == '_') => {
+            return Err("it must start with an ASCII letter or an underscore");
+        }
+        Some(_) => {}
+    }
+    if !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err("it may hold only ASCII letters, digits and underscores");
+    }
+    if namespace.starts_with("__") {
+        return Err("names starting with `__` are reserved by Prometheus");
+    }
+    if namespace.len() > 64 {
+        return Err("it is longer than 64 bytes");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::validate_namespace;
+
+    #[test]
+    fn namespaces_follow_prometheus_naming_rules() {
+        for ok in ["observe", "my_app", "_x", "A1"] {
+            assert!(validate_namespace(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "1app",
+            "my-app",
+            "a:b",
+            "__x",
+            "é",
+            "a b",
+            &"a".repeat(65),
+        ] {
+            assert!(validate_namespace(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! The `Collector` that exposes every operation of a [`MetricsCollector`] at scrape time.
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Unit;
+
+use crate::collector::WeakCollector;
+use crate::operation::LifetimeReading;
+
+/// Picks one counter out of a reading.
+type ReadCounter = fn(&LifetimeReading) -> u64;
+
+/// Encodes the operations of one collector; holds it weakly, so the registry inside
+/// the collector does not keep it alive.
+#[derive(Debug)]
+pub(crate) struct OperationsCollector {
+    pub(crate) collector: WeakCollector,
+    /// Family names, built once: `{ns}_operations` and so on.
+    names: [String; 5],
+}
+
+impl OperationsCollector {
+    pub(crate) fn new(collector: WeakCollector, namespace: &str) -> Self {
+        Self {
+            collector,
+            names: [
+                format!("{namespace}_operations"),
+                format!("{namespace}_operation_errors"),
+                format!("{namespace}_operation_cancelled"),
+                format!("{namespace}_operation_duration"),
+                format!("{namespace}_build_info"),
+            ],
+        }
+    }
+}
+
+impl Collector for OperationsCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let Some(collector) = self.collector.upgrade() else {
+            return Ok(());
+        };
+        // Read every entry's atomics once, then format without touching them again.
+        let mut readings: Vec<_> = collector
+            .operations()
+            .into_iter()
+            .map(|op| (op.name().to_owned(), op.lifetime()))
+            .collect();
+        readings.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let bounds = collector.le_seconds();
+
+        let [ops, errors, cancelled, duration, build] = &self.names;
+        let counters: [(&str, &str, ReadCounter); 3] = [
+            (ops, "Operations recorded.", |r| r.count),
+            (
+                errors,
+                "Operations that failed (cancellations included unless configured otherwise).",
+                |r| r.errors,
+            ),
+            (
+                cancelled,
+                "Operations abandoned before they ended (dropped timers and futures).",
+                |r| r.cancelled,
+            ),
+        ];
+        for (name, help, value) in counters {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+            for (operation, reading) in &readings {
+                let labels = [("operation", operation.as_str())];
+                family
+                    .encode_family(&labels)?
+                    .encode_counter::<NoLabelSet, _, u64>(&value(reading), None)?;
+            }
+        }
+
+        let mut family = encoder.encode_descriptor(
+            duration,
+            "How long operations took.",
+            Some(&Unit::Seconds),
+            MetricType::Histogram,
+        )?;
+        let mut buckets: Vec<(f64, u64)> = Vec::with_capacity(bounds.len() + 1);
+        for (operation, reading) in &readings {
+            buckets.clear();
+            buckets.extend(
+                bounds
+                    .iter()
+                    .copied()
+                    .chain(std::iter::once(f64::INFINITY))
+                    .zip(reading.buckets.iter().copied()),
+            );
+            let labels = [("operation", operation.as_str())];
+            family
+                .encode_family(&labels)?
+                .encode_histogram::<NoLabelSet>(
+                    reading.sum_seconds,
+                    reading.count,
+                    &buckets,
+                    None,
+                )?;
+        }
+
+        let mut family = encoder.encode_descriptor(
+            build,
+            "The version of observe-core serving these metrics.",
+            None,
+            MetricType::Gauge,
+        )?;
+        let labels = [("version", env!("CARGO_PKG_VERSION"))];
+        family.encode_family(&labels)?.encode_gauge(&1i64)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,258 @@
+//! The exposition, checked by the real `promtool` and parsed back by a parser crate.
+
+mod promtool;
+
+use std::time::Duration;
+
+use observe_core::prometheus::ExpositionFormat;
+use observe_core::{MetricsCollector, OperationSnapshot};
+use openmetrics_parser::{MetricNumber, PrometheusValue, prometheus::parse_prometheus};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+
+const HOSTILE: &[&str] = &[
+    "create_expense",
+    "",
+    "say \"hi\"",
+    "back\\slash\\",
+    "new\nline",
+    "tab\tand {braces} and, comma=",
+    "日本語 ünïcödé 🚀",
+    "# HELP not_a_comment",
+    "ends with backslash\\",
+];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CacheLabels {
+    cache: String,
+    result: String,
+}
+
+fn populated() -> MetricsCollector {
+    let collector = MetricsCollector::builder()
+        .namespace("svc")
+        .build()
+        .expect("valid");
+    for (i, name) in HOSTILE.iter().enumerate() {
+        for j in 0..=i as u64 {
+            let failed = j % 3 == 0;
+            collector.record_operation(name, Duration::from_micros(300 + j * 7_919), failed);
+        }
+    }
+    drop(collector.start_timer("abandoned"));
+
+    let tokens: Counter = Counter::default();
+    tokens.inc_by(1234);
+    collector.register_metric("svc_tokens_used", "Tokens used by the model", tokens);
+    let conversations: Gauge = Gauge::default();
+    conversations.set(7);
+    collector.register_metric(
+        "svc_active_conversations",
+        "Open conversations",
+        conversations,
+    );
+    let cache = Family::<CacheLabels, Counter>::default();
+    cache
+        .get_or_create(&CacheLabels {
+            cache: "in\"process".into(),
+            result: "hit".into(),
+        })
+        .inc();
+    collector.register_metric("svc_cache_requests", "Cache lookups", cache);
+    let sizes = Histogram::new([10.0, 100.0]);
+    sizes.observe(42.0);
+    collector.register_metric("svc_payload_bytes", "Payload sizes", sizes);
+    collector
+}
+
+fn number(n: &MetricNumber) -> f64 {
+    n.as_f64()
+}
+
+/// Finds the sample of `family` whose only label is `operation = name`.
+fn sample<'a>(
+    exposition: &'a openmetrics_parser::MetricsExposition<
+        openmetrics_parser::PrometheusType,
+        PrometheusValue,
+    >,
+    family: &str,
+    name: &str,
+) -> &'a PrometheusValue {
+    let family = exposition
+        .families
+        .get(family)
+        .unwrap_or_else(|| panic!("no family {family}"));
+    &family
+        .get_sample_by_label_values(&[name.to_owned()])
+        .unwrap_or_else(|| panic!("no sample for {name:?} in {}", family.family_name))
+        .value
+}
+
+fn assert_matches_snapshot(text: &str, snapshots: &[OperationSnapshot]) {
+    let exposition = parse_prometheus(text).unwrap_or_else(|e| panic!("{e:?}\n{text}"));
+    for snap in snapshots {
+        let counter = |family| match sample(&exposition, family, &snap.name) {
+            PrometheusValue::Counter(c) => number(&c.value) as u64,
+            other => panic!("{family} is not a counter: {other:?}"),
+        };
+        assert_eq!(
+            counter("svc_operations_total"),
+            snap.count,
+            "{:?}",
+            snap.name
+        );
+        assert_eq!(counter("svc_operation_errors_total"), snap.error_count);
+        assert_eq!(
+            counter("svc_operation_cancelled_total"),
+            snap.cancelled_count
+        );
+        let PrometheusValue::Histogram(h) =
+            sample(&exposition, "svc_operation_duration_seconds", &snap.name)
+        else {
+            panic!("not a histogram");
+        };
+        assert_eq!(h.count, Some(snap.count));
+        let sum = h.sum.as_ref().map(number).expect("sum");
+        assert!(
+            (sum - snap.total.as_secs_f64()).abs() < 1e-9,
+            "{sum} vs {:?}",
+            snap.total
+        );
+        let inf = h
+            .buckets
+            .iter()
+            .find(|b| b.upper_bound.is_infinite())
+            .expect("+Inf");
+        assert_eq!(number(&inf.count) as u64, snap.count);
+    }
+}
+
+#[test]
+fn hostile_names_and_user_metrics_parse_back_to_the_snapshot() {
+    let collector = populated();
+    let text = collector
+        .encode_prometheus(ExpositionFormat::Prometheus)
+        .expect("encodes");
+    assert_matches_snapshot(&text, &collector.snapshot());
+    assert!(text.contains("svc_tokens_used_total 1234\n"), "{text}");
+    assert!(text.contains("svc_active_conversations 7\n"));
+    assert!(text.contains(r#"svc_cache_requests_total{cache="in\"process",result="hit"} 1"#));
+    assert!(text.contains("# TYPE svc_build_info gauge\n"));
+    assert!(text.contains("# TYPE process_resident_memory_bytes gauge\n"));
+    assert!(!text.contains("# EOF"));
+    promtool::check(&text);
+}
+
+#[test]
+fn le_buckets_count_exactly_at_their_boundaries() {
+    let collector = MetricsCollector::builder()
+        .prometheus_buckets([0.001, 0.01])
+        .process_metrics(false)
+        .build()
+        .expect("valid");
+    for micros in [999, 1_000, 1_001, 10_000, 10_001] {
+        collector.record_operation("edge", Duration::from_micros(micros), false);
+    }
+    let text = collector
+        .encode_prometheus(ExpositionFormat::Prometheus)
+        .expect("encodes");
+    for (le, count) in [("0.001", 2), ("0.01", 4), ("+Inf", 5)] {
+        let line = format!(
+            "observe_operation_duration_seconds_bucket{{le=\"{le}\",operation=\"edge\"}} {count}\n"
+        );
+        assert!(text.contains(&line), "missing {line} in\n{text}");
+    }
+}
+
+#[test]
+fn counters_never_go_backwards_across_a_reset() {
+    let collector = populated();
+    let before = collector
+        .encode_prometheus(ExpositionFormat::Prometheus)
+        .expect("encodes");
+    collector.reset();
+    collector.record_operation("create_expense", Duration::from_millis(1), true);
+    let after = collector
+        .encode_prometheus(ExpositionFormat::Prometheus)
+        .expect("encodes");
+
+    let values = |text: &str| -> Vec<(String, f64)> {
+        text.lines()
+            .filter(|l| !l.starts_with('#') && !l.starts_with("process_"))
+            .filter_map(|l| {
+                let (series, value) = l.rsplit_once(' ')?;
+                Some((series.to_owned(), value.parse().ok()?))
+            })
+            .collect()
+    };
+    let after = values(&after);
+    for (series, old) in values(&before) {
+        let new = after.iter().find(|(s, _)| *s == series).map(|(_, v)| *v);
+        let new = new.unwrap_or_else(|| panic!("{series} disappeared"));
+        assert!(new >= old, "{series}: {old} -> {new}");
+    }
+    // The JSON view did restart.
+    assert_eq!(collector.get("create_expense").map(|op| op.count), Some(1));
+}
+
+#[test]
+fn openmetrics_ends_with_eof_and_names_its_content_type() {
+    let collector = populated();
+    let text = collector
+        .encode_prometheus(ExpositionFormat::OpenMetrics)
+        .expect("encodes");
+    assert!(text.ends_with("# EOF\n"));
+    assert_eq!(text.matches("# EOF").count(), 1);
+    assert!(text.contains("# UNIT svc_operation_duration_seconds seconds\n"));
+    // The parser wrongly refuses a UNIT on histograms (OpenMetrics 1.0 forbids it only
+    // on info and stateset families): check everything else with the units taken out.
+    let without_units: String = text
+        .lines()
+        .filter(|l| !l.starts_with("# UNIT "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let exposition = openmetrics_parser::openmetrics::parse_openmetrics(&without_units)
+        .unwrap_or_else(|e| panic!("{e:?}\n{text}"));
+    assert!(exposition.families.contains_key("svc_operations"));
+    assert_eq!(
+        ExpositionFormat::OpenMetrics.content_type(),
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    assert_eq!(
+        ExpositionFormat::Prometheus.content_type(),
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+}
+
+#[test]
+fn a_bad_namespace_or_bucket_list_is_a_clear_error() {
+    let err = MetricsCollector::builder()
+        .namespace("my-app")
+        .build()
+        .expect_err("invalid");
+    assert!(err.to_string().contains("\"my-app\""), "{err}");
+    let err = MetricsCollector::builder()
+        .prometheus_buckets([0.5, 0.1])
+        .build()
+        .expect_err("invalid");
+    assert!(err.to_string().contains("strictly increasing"), "{err}");
+}
+
+#[test]
+fn ten_thousand_operations_encode_and_pass_promtool() {
+    let collector = MetricsCollector::builder()
+        .process_metrics(false)
+        .build()
+        .expect("valid");
+    for i in 0..10_000 {
+        collector.record_operation(&format!("op_{i}"), Duration::from_micros(i), i % 7 == 0);
+    }
+    let text = collector
+        .encode_prometheus(ExpositionFormat::Prometheus)
+        .expect("encodes");
+    assert_eq!(text.matches("observe_operations_total{").count(), 10_000);
+    promtool::check(&text);
+}
