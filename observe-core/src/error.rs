@@ -46,4 +46,10 @@ pub enum BuildError {
         /// What is wrong with them.
         reason: String,
     },
+    /// Two or more health checks share a name.
+    #[error("health check names must be unique; registered more than once: {}", names.join(", "))]
+    DuplicateCheck {
+        /// The names registered more than once.
+        names: Vec<String>,
+    },
 }

@@ -40,12 +40,19 @@
 //! - `prometheus` (default): Prometheus text and OpenMetrics exposition of operations,
 //!   health, database pools and process figures through `prometheus-client`, on a
 //!   registry that also holds your own metrics. See [`prometheus`].
+//! - `health` (default): async health checks on Tokio, with a registry that caches,
+//!   times out and aggregates them; see [`health`](mod@health).
+//! - `postgres`, `sqlite`: a health check of a `sqlx` pool.
+//! - `redis`: a health check of Redis through the `redis` crate.
+//! - `system`: a health check of memory and CPU through `sysinfo`.
 //! - `full`: every optional integration, for docs and CI.
 //!
 //! # Minimum supported Rust version
 //!
-//! The MSRV is 1.88 (edition 2024). It may rise in a minor release, never in a patch
-//! release.
+//! The MSRV is 1.88 (edition 2024) with the default features. The optional
+//! integrations follow their crates: `postgres` and `sqlite` (`sqlx` 0.9) need 1.94,
+//! `system` (`sysinfo` 0.40) needs 1.95. It may rise in a minor release, never in a
+//! patch release.
 
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -53,6 +60,9 @@
 mod clock;
 mod collector;
 mod error;
+#[cfg(feature = "health")]
+#[cfg_attr(docsrs, doc(cfg(feature = "health")))]
+pub mod health;
 mod histogram;
 mod names;
 mod operation;
@@ -72,3 +82,6 @@ pub use operation::{OperationHandle, Outcome};
 pub use process::ProcessStats;
 pub use report::{OperationSnapshot, RecentSnapshot, SystemSummary, human_duration};
 pub use timer::{OperationTimer, Timed};
+
+#[cfg(feature = "health")]
+pub use health::{HealthRegistry, HealthReport, HealthStatus};

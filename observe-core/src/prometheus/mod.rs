@@ -80,6 +80,8 @@
 
 mod buckets;
 mod format;
+#[cfg(feature = "health")]
+pub(crate) mod health;
 mod operations;
 mod process;
 

@@ -256,3 +256,62 @@ fn ten_thousand_operations_encode_and_pass_promtool() {
     assert_eq!(text.matches("observe_operations_total{").count(), 10_000);
     promtool::check(&text);
 }
+
+#[tokio::test]
+async fn health_results_beside_operations_and_user_metrics_pass_promtool() {
+    use observe_core::health::{
+        CheckOptions, CheckResult, HealthRegistry, PoolStats, ReportOptions, fn_check,
+    };
+
+    let collector = populated();
+    let mut builder = HealthRegistry::builder().collector(&collector);
+    for (i, name) in HOSTILE.iter().enumerate() {
+        let status = i % 3;
+        builder = builder.check_with(
+            fn_check(*name, move || async move {
+                let result = match status {
+                    0 => CheckResult::healthy(),
+                    1 => CheckResult::degraded("slow"),
+                    _ => CheckResult::unhealthy("down"),
+                };
+                result.with_pool(PoolStats::new(1, 2, 4))
+            }),
+            CheckOptions::new().critical(i % 2 == 0),
+        );
+    }
+    let registry = builder.build().expect("unique names");
+    let report = registry.report(&ReportOptions::new()).await;
+
+    for format in [ExpositionFormat::Prometheus, ExpositionFormat::OpenMetrics] {
+        let text = collector.encode_prometheus(format).expect("encodes");
+        assert!(
+            text.contains(&format!(
+                "svc_health_status {}\n",
+                report.status.gauge_value()
+            )),
+            "{text}"
+        );
+        if format == ExpositionFormat::Prometheus {
+            assert_matches_snapshot(&text, &collector.snapshot());
+            let parsed = parse_prometheus(&text).expect("parses");
+            assert_eq!(
+                parsed.families["svc_health_check_status"]
+                    .iter_samples()
+                    .count(),
+                HOSTILE.len()
+            );
+            for (name, check) in &report.checks {
+                let value = match sample(&parsed, "svc_health_check_status", name) {
+                    PrometheusValue::Gauge(n) => number(n),
+                    other => panic!("not a gauge: {other:?}"),
+                };
+                assert_eq!(
+                    value,
+                    check.result.status.gauge_value() as f64,
+                    "check {name:?}"
+                );
+            }
+            promtool::check(&text);
+        }
+    }
+}
