@@ -7,7 +7,7 @@
 //! - [`OperationLayer`]: times any [`tower::Service`](tower_service::Service) call as an
 //!   operation of a [`MetricsCollector`](observe_core::MetricsCollector); see
 //!   [`operation_layer`].
-//! - `MonitoringService`: the monitoring endpoints (`/health`, `/ready`, `/live`,
+//! - [`MonitoringService`]: the monitoring endpoints (`/health`, `/ready`, `/live`,
 //!   `/metrics`, `/system`, `/operation`, `/reset`, `/prometheus`); see [`monitoring`].
 //!
 //! # Example
@@ -48,7 +48,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod http_metrics;
+pub mod monitoring;
 pub mod operation_layer;
 
 pub use http_metrics::{HttpMetrics, HttpMetricsLayer, HttpMetricsLayerBuilder};
+pub use monitoring::{MonitoringService, Readiness};
 pub use operation_layer::{Operation, OperationFuture, OperationLayer};
