@@ -1,0 +1,185 @@
+//! The wiring: the collector, the store, the cache, the health checks, the layers and
+//! the monitoring endpoints, put together the way a service of yours would.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header::{ACCEPT, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use observe_core::health::{
+    CheckOptions, ErrorRateCheck, HealthRegistry, LatencyCheck, RedisCheck, RuntimeCheck, SystemCheck,
+};
+use observe_core::prometheus::ExpositionFormat;
+use observe_core::MetricsCollector;
+use observe_tower::monitoring::DetailsPolicy;
+use observe_tower::{HttpMetricsLayer, MonitoringService, Readiness};
+
+use crate::api::{self, ApiError, AppState};
+use crate::cache::Cache;
+use crate::config::{Config, HealthDetails};
+use crate::db::Db;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The database could not be reached.
+    #[error("cannot connect to the database (DATABASE_URL): {0}")]
+    Database(#[source] sqlx::Error),
+    /// The migrations failed.
+    #[error("the database migrations failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A setting is invalid.
+    #[error("invalid setting {setting}: {reason}")]
+    Setting {
+        /// The setting's name.
+        setting: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+impl StartError {
+    /// The exit code: 2 for a bad setting, 1 otherwise.
+    #[must_use]
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Self::Setting { .. } => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// A built server, ready to serve.
+#[derive(Debug)]
+pub struct App {
+    /// Every route.
+    pub router: Router,
+    /// The store.
+    pub db: Db,
+    /// The metrics.
+    pub collector: MetricsCollector,
+    /// The health checks.
+    pub health: HealthRegistry,
+    /// The readiness switch, turned off to drain.
+    pub readiness: Readiness,
+}
+
+/// Builds the server from `config`: connects, migrates, and wires everything.
+///
+/// # Errors
+///
+/// When a setting is invalid, the database cannot be reached or a migration fails.
+pub async fn build(config: &Config) -> Result<App, StartError> {
+    let collector = MetricsCollector::builder()
+        .namespace(config.namespace.clone())
+        .build()
+        .map_err(|e| StartError::Setting { setting: "OBSERVE_NAMESPACE", reason: e.to_string() })?;
+
+    let db = Db::connect(&config.database_url, config.db_max_connections)
+        .await
+        .map_err(StartError::Database)?;
+    db.migrate().await?;
+
+    let (cache, redis_check) = match &config.redis_url {
+        Some(url) => {
+            let setting = |e: redis::RedisError| StartError::Setting { setting: "REDIS_URL", reason: e.to_string() };
+            (Cache::redis(&collector, url).map_err(setting)?, Some(RedisCheck::from_url(url).map_err(setting)?))
+        }
+        None => (Cache::in_process(&collector), None),
+    };
+
+    let mut health = HealthRegistry::builder()
+        .service(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
+        .collector(&collector)
+        .check_with(db.health_check(), CheckOptions::new().ready().failure_threshold(2))
+        .check_with(SystemCheck::new(), CheckOptions::new().critical(false))
+        .check_with(
+            ErrorRateCheck::new(&collector).operations(["create_expense", "get_expenses", "get_expense"]),
+            CheckOptions::new().critical(false),
+        )
+        .check_with(
+            LatencyCheck::new(&collector)
+                .operations(["db_query", "db_insert"])
+                .thresholds(Duration::from_millis(250), Duration::from_secs(2)),
+            CheckOptions::new().critical(false),
+        )
+        .check_with(RuntimeCheck::new(), CheckOptions::new().critical(false));
+    if let Some(check) = redis_check {
+        // The API serves without its cache: Redis down degrades, it does not fail.
+        health = health.check_with(check, CheckOptions::new().critical(false));
+    }
+    if let Some(token) = &config.reset_token {
+        health = health.redact(token.clone());
+    }
+    let health = health
+        .build()
+        .map_err(|e| StartError::Setting { setting: "health checks", reason: e.to_string() })?;
+
+    let readiness = Readiness::new();
+    let mut monitoring = MonitoringService::builder(&collector)
+        .health(&health)
+        .readiness(readiness.clone())
+        .details(match config.health_details {
+            HealthDetails::Token => DetailsPolicy::WithToken,
+            HealthDetails::Always => DetailsPolicy::Always,
+            HealthDetails::Never => DetailsPolicy::Never,
+        });
+    if let Some(token) = &config.reset_token {
+        monitoring = monitoring.reset_token(token.clone());
+    }
+
+    let state = AppState { db: db.clone(), cache: Arc::new(cache), collector: collector.clone() };
+    let router = Router::new()
+        .merge(api::routes(state))
+        .layer(HttpMetricsLayer::new(&collector))
+        .layer(middleware::from_fn(log_request))
+        .nest_service("/monitoring", monitoring.build())
+        .route("/metrics", get(prometheus).with_state(collector.clone()))
+        .fallback(|| async { ApiError::not_found("no route here") });
+
+    tracing::info!(
+        database = db.kind(),
+        cache = if config.redis_url.is_some() { "redis" } else { "in_process" },
+        "server built"
+    );
+    Ok(App { router, db, collector, health, readiness })
+}
+
+/// `GET /metrics`: the Prometheus exposition, OpenMetrics when `Accept` asks for it.
+async fn prometheus(State(collector): State<MetricsCollector>, headers: HeaderMap) -> Response {
+    let format = headers
+        .get(ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .map_or(ExpositionFormat::Prometheus, ExpositionFormat::from_accept);
+    match collector.encode_prometheus(format) {
+        Ok(text) => {
+            let content_type = HeaderValue::from_static(format.content_type());
+            ([(CONTENT_TYPE, content_type)], text).into_response()
+        }
+        Err(_) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "a metric failed to encode").into_response(),
+    }
+}
+
+/// One log line per request, with its method, route, status and latency.
+async fn log_request(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let status = response.status().as_u16();
+    if response.status().is_server_error() {
+        tracing::warn!(%method, route, status, latency_ms, "request");
+    } else {
+        tracing::info!(%method, route, status, latency_ms, "request");
+    }
+    response
+}
