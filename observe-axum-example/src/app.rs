@@ -11,11 +11,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use observe_core::MetricsCollector;
 use observe_core::health::{
-    CheckOptions, ErrorRateCheck, HealthRegistry, LatencyCheck, RedisCheck, RuntimeCheck, SystemCheck,
+    CheckOptions, ErrorRateCheck, HealthRegistry, LatencyCheck, RedisCheck, RuntimeCheck,
+    SystemCheck,
 };
 use observe_core::prometheus::ExpositionFormat;
-use observe_core::MetricsCollector;
 use observe_tower::monitoring::DetailsPolicy;
 use observe_tower::{HttpMetricsLayer, MonitoringService, Readiness};
 
@@ -78,7 +79,10 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
     let collector = MetricsCollector::builder()
         .namespace(config.namespace.clone())
         .build()
-        .map_err(|e| StartError::Setting { setting: "OBSERVE_NAMESPACE", reason: e.to_string() })?;
+        .map_err(|e| StartError::Setting {
+            setting: "OBSERVE_NAMESPACE",
+            reason: e.to_string(),
+        })?;
 
     let db = Db::connect(&config.database_url, config.db_max_connections)
         .await
@@ -87,8 +91,14 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
 
     let (cache, redis_check) = match &config.redis_url {
         Some(url) => {
-            let setting = |e: redis::RedisError| StartError::Setting { setting: "REDIS_URL", reason: e.to_string() };
-            (Cache::redis(&collector, url).map_err(setting)?, Some(RedisCheck::from_url(url).map_err(setting)?))
+            let setting = |e: redis::RedisError| StartError::Setting {
+                setting: "REDIS_URL",
+                reason: e.to_string(),
+            };
+            (
+                Cache::redis(&collector, url).map_err(setting)?,
+                Some(RedisCheck::from_url(url).map_err(setting)?),
+            )
         }
         None => (Cache::in_process(&collector), None),
     };
@@ -96,10 +106,17 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
     let mut health = HealthRegistry::builder()
         .service(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
         .collector(&collector)
-        .check_with(db.health_check(), CheckOptions::new().ready().failure_threshold(2))
+        .check_with(
+            db.health_check(),
+            CheckOptions::new().ready().failure_threshold(2),
+        )
         .check_with(SystemCheck::new(), CheckOptions::new().critical(false))
         .check_with(
-            ErrorRateCheck::new(&collector).operations(["create_expense", "get_expenses", "get_expense"]),
+            ErrorRateCheck::new(&collector).operations([
+                "create_expense",
+                "get_expenses",
+                "get_expense",
+            ]),
             CheckOptions::new().critical(false),
         )
         .check_with(
@@ -116,9 +133,10 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
     if let Some(token) = &config.reset_token {
         health = health.redact(token.clone());
     }
-    let health = health
-        .build()
-        .map_err(|e| StartError::Setting { setting: "health checks", reason: e.to_string() })?;
+    let health = health.build().map_err(|e| StartError::Setting {
+        setting: "health checks",
+        reason: e.to_string(),
+    })?;
 
     let readiness = Readiness::new();
     let mut monitoring = MonitoringService::builder(&collector)
@@ -133,7 +151,11 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
         monitoring = monitoring.reset_token(token.clone());
     }
 
-    let state = AppState { db: db.clone(), cache: Arc::new(cache), collector: collector.clone() };
+    let state = AppState {
+        db: db.clone(),
+        cache: Arc::new(cache),
+        collector: collector.clone(),
+    };
     let router = Router::new()
         .merge(api::routes(state))
         .layer(HttpMetricsLayer::new(&collector))
@@ -144,10 +166,20 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
 
     tracing::info!(
         database = db.kind(),
-        cache = if config.redis_url.is_some() { "redis" } else { "in_process" },
+        cache = if config.redis_url.is_some() {
+            "redis"
+        } else {
+            "in_process"
+        },
         "server built"
     );
-    Ok(App { router, db, collector, health, readiness })
+    Ok(App {
+        router,
+        db,
+        collector,
+        health,
+        readiness,
+    })
 }
 
 /// `GET /metrics`: the Prometheus exposition, OpenMetrics when `Accept` asks for it.
@@ -161,7 +193,11 @@ async fn prometheus(State(collector): State<MetricsCollector>, headers: HeaderMa
             let content_type = HeaderValue::from_static(format.content_type());
             ([(CONTENT_TYPE, content_type)], text).into_response()
         }
-        Err(_) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "a metric failed to encode").into_response(),
+        Err(_) => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "a metric failed to encode",
+        )
+        .into_response(),
     }
 }
 

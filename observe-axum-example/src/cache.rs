@@ -75,7 +75,11 @@ impl Cache {
             "Cache lookups, by cache and result (hit or miss).",
             requests.clone(),
         );
-        Self { backend, collector: collector.clone(), requests }
+        Self {
+            backend,
+            collector: collector.clone(),
+            requests,
+        }
     }
 
     /// `redis` or `in_process`.
@@ -92,12 +96,19 @@ impl Cache {
         let timer = OperationTimer::new(&self.collector, "cache_get");
         let result: Result<Option<String>, String> = match &self.backend {
             Backend::InProcess(map) => {
-                let map = map.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                Ok(map.get(key).filter(|(_, at)| at.elapsed() < TTL).map(|(v, _)| v.clone()))
+                let map = map
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                Ok(map
+                    .get(key)
+                    .filter(|(_, at)| at.elapsed() < TTL)
+                    .map(|(v, _)| v.clone()))
             }
             Backend::Redis(manager) => {
                 let mut conn = manager.clone();
-                match tokio::time::timeout(COMMAND_TIMEOUT, conn.get::<_, Option<String>>(key)).await {
+                match tokio::time::timeout(COMMAND_TIMEOUT, conn.get::<_, Option<String>>(key))
+                    .await
+                {
                     Ok(Ok(value)) => Ok(value),
                     Ok(Err(e)) => Err(e.to_string()),
                     Err(_) => Err("timed out".to_owned()),
@@ -110,7 +121,9 @@ impl Cache {
             None
         });
         let result = if value.is_some() { "hit" } else { "miss" };
-        self.requests.get_or_create(&CacheLabels { cache, result }).inc();
+        self.requests
+            .get_or_create(&CacheLabels { cache, result })
+            .inc();
         value
     }
 
@@ -119,7 +132,9 @@ impl Cache {
         let timer = OperationTimer::new(&self.collector, "cache_set");
         let result: Result<(), String> = match &self.backend {
             Backend::InProcess(map) => {
-                let mut map = map.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut map = map
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 if map.len() >= MAX_ENTRIES {
                     map.clear();
                 }

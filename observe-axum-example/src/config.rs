@@ -116,7 +116,10 @@ impl Config {
 }
 
 fn parse_database_url(url: &str) -> Result<String, String> {
-    if url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://") {
+    if url.starts_with("sqlite:")
+        || url.starts_with("postgres://")
+        || url.starts_with("postgresql://")
+    {
         Ok(url.to_owned())
     } else {
         Err("expected sqlite://FILE or postgres://USER@HOST/DB".to_owned())
@@ -143,7 +146,8 @@ mod tests {
 
     #[test]
     fn the_defaults_run_on_sqlite_on_port_8080() {
-        let config = Config::try_parse_from(["observe-axum-example"]).unwrap_or_else(|e| panic!("{e}"));
+        let config =
+            Config::try_parse_from(["observe-axum-example"]).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(config.addr.to_string(), "127.0.0.1:8080");
         assert!(config.database_url.starts_with("sqlite://"));
         assert_eq!(config.redis_url, None);
@@ -157,7 +161,8 @@ mod tests {
             (vec!["--addr", "nope"], "--addr"),
             (vec!["--database-url", "mysql://x"], "--database-url"),
             (vec!["--namespace", "1bad"], "--namespace"),
-            (vec!["--drain-seconds", "-1"], "--drain-seconds"),
+            (vec!["--drain-seconds", "soon"], "--drain-seconds"),
+            (vec!["--drain-seconds", "7200"], "--drain-seconds"),
             (vec!["--log-format", "xml"], "--log-format"),
         ] {
             let err = Config::try_parse_from(std::iter::once("observe-axum-example").chain(args))

@@ -174,7 +174,10 @@ impl Db {
     /// Database errors.
     pub async fn get(&self, id: i64) -> Result<Option<Expense>, sqlx::Error> {
         const SQL: &str = concat!("SELECT ", columns!(), " FROM expenses WHERE id = $1");
-        on_pool!(self, |pool| sqlx::query_as::<_, Expense>(SQL).bind(id).fetch_optional(pool).await)
+        on_pool!(self, |pool| sqlx::query_as::<_, Expense>(SQL)
+            .bind(id)
+            .fetch_optional(pool)
+            .await)
     }
 
     /// A page of the expenses in the filter's range, newest first, and how many match
@@ -215,7 +218,11 @@ impl Db {
     ///
     /// Database errors.
     pub async fn count(&self) -> Result<i64, sqlx::Error> {
-        on_pool!(self, |pool| sqlx::query_scalar("SELECT COUNT(*) FROM expenses").fetch_one(pool).await)
+        on_pool!(self, |pool| sqlx::query_scalar(
+            "SELECT COUNT(*) FROM expenses"
+        )
+        .fetch_one(pool)
+        .await)
     }
 
     /// Closes the pool, waiting for connections in use to come back.

@@ -38,7 +38,9 @@ pub async fn serve(
     drain: std::time::Duration,
 ) -> std::io::Result<()> {
     let shutdown = shutdown::drain_after(stop, app.readiness.clone(), drain);
-    axum::serve(listener, app.router).with_graceful_shutdown(shutdown).await?;
+    axum::serve(listener, app.router)
+        .with_graceful_shutdown(shutdown)
+        .await?;
     app.db.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -11,7 +11,11 @@ use observe_axum_example::{healthcheck, serve, shutdown, telemetry};
 async fn main() -> ExitCode {
     // Bad flags or variables: clap prints which one and exits with code 2.
     let config = Config::parse();
-    if let Some(Command::Healthcheck { url, timeout_seconds }) = &config.command {
+    if let Some(Command::Healthcheck {
+        url,
+        timeout_seconds,
+    }) = &config.command
+    {
         return match healthcheck::check(url, Duration::from_secs(*timeout_seconds)).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(reason) => {
@@ -32,13 +36,20 @@ async fn main() -> ExitCode {
     let listener = match tokio::net::TcpListener::bind(config.addr).await {
         Ok(listener) => listener,
         Err(e) => {
-            eprintln!("error: cannot listen on {} (OBSERVE_ADDR): {e}", config.addr);
+            eprintln!(
+                "error: cannot listen on {} (OBSERVE_ADDR): {e}",
+                config.addr
+            );
             return ExitCode::from(2);
         }
     };
-    let addr = listener.local_addr().map_or_else(|_| config.addr.to_string(), |a| a.to_string());
+    let addr = listener
+        .local_addr()
+        .map_or_else(|_| config.addr.to_string(), |a| a.to_string());
     tracing::info!(%addr, "listening");
-    println!("observe-axum-example listening on http://{addr} (monitoring at /monitoring, metrics at /metrics)");
+    println!(
+        "observe-axum-example listening on http://{addr} (monitoring at /monitoring, metrics at /metrics)"
+    );
     match serve(listener, app, shutdown::signal(), config.drain()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

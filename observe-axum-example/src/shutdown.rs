@@ -35,9 +35,16 @@ pub async fn signal() {
 
 /// Waits for `stop`, drains for `drain` (readiness off, still serving), then resolves:
 /// the moment to stop accepting.
-pub async fn drain_after(stop: impl std::future::Future<Output = ()>, readiness: Readiness, drain: Duration) {
+pub async fn drain_after(
+    stop: impl std::future::Future<Output = ()>,
+    readiness: Readiness,
+    drain: Duration,
+) {
     stop.await;
-    tracing::info!(drain_seconds = drain.as_secs_f64(), "shutting down: readiness off, draining");
+    tracing::info!(
+        drain_seconds = drain.as_secs_f64(),
+        "shutting down: readiness off, draining"
+    );
     readiness.drain();
     tokio::time::sleep(drain).await;
     tracing::info!("drained: no longer accepting; finishing requests in flight");

@@ -12,10 +12,35 @@ const MAX_TEXT: usize = 1_000;
 
 /// Keyword rules, first match wins.
 const RULES: &[(&str, &[&str])] = &[
-    ("food", &["coffee", "lunch", "dinner", "breakfast", "restaurant", "grocer", "pizza", "cafe"]),
-    ("transport", &["taxi", "uber", "train", "bus", "flight", "fuel", "parking", "metro"]),
-    ("housing", &["rent", "electric", "water", "internet", "mortgage", "gas bill"]),
-    ("entertainment", &["movie", "cinema", "concert", "netflix", "game", "theatre"]),
+    (
+        "food",
+        &[
+            "coffee",
+            "lunch",
+            "dinner",
+            "breakfast",
+            "restaurant",
+            "grocer",
+            "pizza",
+            "cafe",
+        ],
+    ),
+    (
+        "transport",
+        &[
+            "taxi", "uber", "train", "bus", "flight", "fuel", "parking", "metro",
+        ],
+    ),
+    (
+        "housing",
+        &[
+            "rent", "electric", "water", "internet", "mortgage", "gas bill",
+        ],
+    ),
+    (
+        "entertainment",
+        &["movie", "cinema", "concert", "netflix", "game", "theatre"],
+    ),
     ("health", &["pharmacy", "doctor", "dentist", "gym"]),
 ];
 
@@ -49,20 +74,30 @@ pub(crate) async fn suggest(
         let text = query.text.unwrap_or_default();
         let text = text.trim().to_lowercase();
         if text.is_empty() {
-            return Err(ApiError::bad_request("missing parameter: give the text as ?text=..."));
+            return Err(ApiError::bad_request(
+                "missing parameter: give the text as ?text=...",
+            ));
         }
         if text.chars().count() > MAX_TEXT {
-            return Err(ApiError::bad_request(format!("`text` must be at most {MAX_TEXT} characters")));
+            return Err(ApiError::bad_request(format!(
+                "`text` must be at most {MAX_TEXT} characters"
+            )));
         }
         let key = format!("category:{text}");
         if let Some(category) = state.cache.get("categories", &key).await {
-            return Ok(Json(Suggestion { category, cached: true }));
+            return Ok(Json(Suggestion {
+                category,
+                cached: true,
+            }));
         }
         let timer = OperationTimer::new(&state.collector, "category_lookup");
         let category = lookup(&text);
         timer.end_ok();
         state.cache.set(&key, category).await;
-        Ok(Json(Suggestion { category: category.to_owned(), cached: false }))
+        Ok(Json(Suggestion {
+            category: category.to_owned(),
+            cached: false,
+        }))
     })
     .await
 }

@@ -23,7 +23,10 @@ pub struct ApiError {
 
 impl ApiError {
     pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self { status, message: message.into() }
+        Self {
+            status,
+            message: message.into(),
+        }
     }
 
     pub(crate) fn bad_request(message: impl Into<String>) -> Self {
@@ -48,9 +51,17 @@ impl ApiError {
     pub(crate) fn database(error: &sqlx::Error) -> Self {
         use sqlx::Error as E;
         match error {
-            E::PoolTimedOut | E::PoolClosed | E::Io(_) | E::Tls(_) | E::Protocol(_) | E::WorkerCrashed => {
+            E::PoolTimedOut
+            | E::PoolClosed
+            | E::Io(_)
+            | E::Tls(_)
+            | E::Protocol(_)
+            | E::WorkerCrashed => {
                 tracing::warn!(%error, "database unavailable");
-                Self::new(StatusCode::SERVICE_UNAVAILABLE, "the database is unavailable; try again later")
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the database is unavailable; try again later",
+                )
             }
             _ => {
                 tracing::error!(%error, "database error");
@@ -61,13 +72,20 @@ impl ApiError {
 
     pub(crate) fn database_timeout() -> Self {
         tracing::warn!(timeout = ?DB_TIMEOUT, "database timed out");
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "the database did not answer in time; try again later")
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the database did not answer in time; try again later",
+        )
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({ "error": self.message, "status": self.status.as_u16() }))).into_response()
+        (
+            self.status,
+            Json(json!({ "error": self.message, "status": self.status.as_u16() })),
+        )
+            .into_response()
     }
 }
 
@@ -80,9 +98,10 @@ impl From<JsonRejection> for ApiError {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "expected a body with `Content-Type: application/json`",
             ),
-            _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                Self::new(StatusCode::PAYLOAD_TOO_LARGE, "the body is larger than 64 KiB")
-            }
+            _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "the body is larger than 64 KiB",
+            ),
             _ => Self::new(rejection.status(), rejection.body_text()),
         }
     }

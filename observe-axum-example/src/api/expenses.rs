@@ -67,7 +67,12 @@ impl CreateExpense {
             Some(date) => parse_date("date", &date).map_err(ApiError::unprocessable)?,
             None => today(),
         };
-        Ok(NewExpense { description, amount_cents: self.amount_cents, category, date })
+        Ok(NewExpense {
+            description,
+            amount_cents: self.amount_cents,
+            category,
+            date,
+        })
     }
 }
 
@@ -124,8 +129,15 @@ pub(crate) struct Page {
     offset: i64,
 }
 
-fn parse_number(name: &str, value: Option<&str>, default: i64, range: std::ops::RangeInclusive<i64>) -> Result<i64, ApiError> {
-    let Some(value) = value else { return Ok(default) };
+fn parse_number(
+    name: &str,
+    value: Option<&str>,
+    default: i64,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<i64, ApiError> {
+    let Some(value) = value else {
+        return Ok(default);
+    };
     value
         .parse::<i64>()
         .ok()
@@ -141,12 +153,22 @@ fn parse_number(name: &str, value: Option<&str>, default: i64, range: std::ops::
 
 impl ListQuery {
     fn filter(self) -> Result<Filter, ApiError> {
-        let from = self.from.map(|d| parse_date("from", &d)).transpose().map_err(ApiError::bad_request)?;
-        let to = self.to.map(|d| parse_date("to", &d)).transpose().map_err(ApiError::bad_request)?;
+        let from = self
+            .from
+            .map(|d| parse_date("from", &d))
+            .transpose()
+            .map_err(ApiError::bad_request)?;
+        let to = self
+            .to
+            .map(|d| parse_date("to", &d))
+            .transpose()
+            .map_err(ApiError::bad_request)?;
         if let (Some(from), Some(to)) = (&from, &to)
             && from > to
         {
-            return Err(ApiError::bad_request(format!("`from` ({from}) is after `to` ({to})")));
+            return Err(ApiError::bad_request(format!(
+                "`from` ({from}) is after `to` ({to})"
+            )));
         }
         Ok(Filter {
             from,
@@ -162,13 +184,24 @@ pub(crate) async fn list(
     State(state): State<AppState>,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<Page>, ApiError> {
-    let ranged = query.as_ref().is_ok_and(|Query(q)| q.from.is_some() || q.to.is_some());
-    let name = if ranged { "get_expenses_by_date_range" } else { "get_expenses" };
+    let ranged = query
+        .as_ref()
+        .is_ok_and(|Query(q)| q.from.is_some() || q.to.is_some());
+    let name = if ranged {
+        "get_expenses_by_date_range"
+    } else {
+        "get_expenses"
+    };
     timed(&state.collector, name, async {
         let Query(query) = query?;
         let filter = query.filter()?;
         let (items, total) = db_call(&state.collector, "db_query", state.db.list(&filter)).await?;
-        Ok(Json(Page { items, total, limit: filter.limit, offset: filter.offset }))
+        Ok(Json(Page {
+            items,
+            total,
+            limit: filter.limit,
+            offset: filter.offset,
+        }))
     })
     .await
 }

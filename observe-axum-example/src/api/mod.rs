@@ -38,7 +38,10 @@ pub fn routes(state: AppState) -> Router {
         .route("/api/expenses/{id}", get(expenses::get_one))
         .route("/api/categories/suggest", get(categories::suggest))
         .method_not_allowed_fallback(|| async {
-            ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+            ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed",
+            )
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
