@@ -13,8 +13,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use observe_core::MetricsCollector;
 use observe_core::health::{
-    CheckOptions, ErrorRateCheck, HealthRegistry, LatencyCheck, RedisCheck, RuntimeCheck,
-    SystemCheck,
+    CheckOptions, ErrorRateCheck, HealthRegistry, LatencyCheck, RedisCheck, ReportOptions,
+    RuntimeCheck, SystemCheck,
 };
 use observe_core::prometheus::ExpositionFormat;
 use observe_tower::monitoring::DetailsPolicy;
@@ -68,6 +68,8 @@ pub struct App {
     pub health: HealthRegistry,
     /// The readiness switch, turned off to drain.
     pub readiness: Readiness,
+    /// The task refreshing the health checks.
+    pub refresher: tokio::task::JoinHandle<()>,
 }
 
 /// Builds the server from `config`: connects, migrates, and wires everything.
@@ -137,6 +139,11 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
         setting: "health checks",
         reason: e.to_string(),
     })?;
+    // One run of every check before serving, then refreshes in the background: probes
+    // never wait, and the health gauges stay current even when nothing polls /health.
+    health.report(&ReportOptions::new().detailed(true)).await;
+    let interval = Duration::from_secs(config.health_interval_seconds);
+    let refresher = tokio::spawn(health.background(interval));
 
     let readiness = Readiness::new();
     let mut monitoring = MonitoringService::builder(&collector)
@@ -156,13 +163,16 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
         cache: Arc::new(cache),
         collector: collector.clone(),
     };
+    // The layers wrap the API and its fallback (unknown paths are counted as
+    // `unmatched`); the monitoring routes added after them are not measured, so scrapes
+    // and probes do not drown the traffic in the figures.
     let router = Router::new()
         .merge(api::routes(state))
+        .fallback(|| async { ApiError::not_found("no route here") })
         .layer(HttpMetricsLayer::new(&collector))
         .layer(middleware::from_fn(log_request))
         .nest_service("/monitoring", monitoring.build())
-        .route("/metrics", get(prometheus).with_state(collector.clone()))
-        .fallback(|| async { ApiError::not_found("no route here") });
+        .route("/metrics", get(prometheus).with_state(collector.clone()));
 
     tracing::info!(
         database = db.kind(),
@@ -179,6 +189,7 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
         collector,
         health,
         readiness,
+        refresher,
     })
 }
 

@@ -72,7 +72,7 @@ impl Cache {
         let requests = Family::<CacheLabels, Counter>::default();
         collector.register_metric(
             format!("{}_cache_requests", collector.namespace()),
-            "Cache lookups, by cache and result (hit or miss).",
+            "Cache lookups, by cache and result (hit or miss)",
             requests.clone(),
         );
         Self {

@@ -45,6 +45,10 @@ pub struct Config {
     #[arg(long, env = "OBSERVE_DRAIN_SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub drain_seconds: u64,
 
+    /// How often the health checks refresh in the background, in seconds.
+    #[arg(long, env = "OBSERVE_HEALTH_INTERVAL_SECONDS", default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub health_interval_seconds: u64,
+
     /// Largest number of database connections.
     #[arg(long, env = "OBSERVE_DB_MAX_CONNECTIONS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub db_max_connections: u32,
@@ -109,6 +113,7 @@ impl Config {
             namespace: "observe".to_owned(),
             log_format: LogFormat::Pretty,
             drain_seconds: 0,
+            health_interval_seconds: 2,
             db_max_connections: 5,
             command: None,
         }

@@ -41,6 +41,7 @@ pub async fn serve(
     axum::serve(listener, app.router)
         .with_graceful_shutdown(shutdown)
         .await?;
+    app.refresher.abort();
     app.db.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -294,7 +294,8 @@ impl MetricsCollector {
     }
 
     /// Registers a metric of yours on the collector's registry, encoded with everything
-    /// else. See [`Registry::register`](prometheus_client::registry::Registry::register).
+    /// else. See [`Registry::register`](prometheus_client::registry::Registry::register),
+    /// which appends a period to `help`: leave yours without one.
     #[cfg(feature = "prometheus")]
     #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
     pub fn register_metric(

@@ -12,6 +12,7 @@ mod services;
 
 mod api;
 mod bad_input;
+mod docs;
 mod faults;
 mod monitoring;
 mod shutdown;

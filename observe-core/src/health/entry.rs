@@ -15,6 +15,10 @@ use super::redact::redact_result;
 use super::{CheckOptions, CheckResult, HealthCheck, HealthStatus};
 use crate::human_duration;
 
+/// How long past its timeout a run may take to store its result before it counts as
+/// lost (its task could not run).
+const GRACE: Duration = Duration::from_millis(250);
+
 /// A registered check with its options and its last result.
 pub(crate) struct Entry {
     pub(crate) name: String,
@@ -33,6 +37,8 @@ pub(crate) struct Entry {
 struct State {
     last: Option<Stored>,
     refreshing: bool,
+    /// When the refresh under way started.
+    refresh_started: Option<Instant>,
     consecutive_failures: u32,
 }
 
@@ -78,32 +84,35 @@ impl Entry {
     }
 
     /// The result a report shows: the cached one (refreshed behind the caller's back
-    /// once past its TTL), or, for the very first call, the result of a run the caller
-    /// waits for, bounded by the timeout.
+    /// once past its TTL), or the result of a run the caller waits for, bounded by the
+    /// timeout: for the very first call, and for a call after the result grew older than
+    /// `max_age` because nothing asked for it (an idle service). A result older than
+    /// `max_age` whose refresh does not complete is reported unhealthy as stale.
     pub(crate) async fn result(self: &Arc<Self>, mode: Mode, max_age: Duration) -> CheckResult {
         if tokio::runtime::Handle::try_current().is_err() {
             return CheckResult::unhealthy(
                 "health checks run on a Tokio runtime, and there is none",
             );
         }
-        let deadline = Instant::now() + self.options.timeout + Duration::from_millis(250);
+        let on_demand = matches!(mode, Mode::OnDemand);
+        let deadline = Instant::now() + self.options.timeout + GRACE;
         loop {
             let mut stored = pin!(self.stored.notified());
             {
                 let mut state = self.lock();
                 if let Some(last) = &state.last {
                     let age = last.at.elapsed();
-                    let result = if age > max_age {
-                        stale(&last.result, age)
-                    } else {
-                        last.result.clone()
-                    };
-                    if age >= self.options.ttl && matches!(mode, Mode::OnDemand) {
-                        self.start_refresh(&mut state);
+                    if age <= max_age {
+                        let result = last.result.clone();
+                        if age >= self.options.ttl && on_demand {
+                            self.start_refresh(&mut state);
+                        }
+                        return result;
                     }
-                    return result;
-                }
-                if matches!(mode, Mode::Background) {
+                    if self.is_stale(&state, mode, max_age) {
+                        return stale(&last.result, age);
+                    }
+                } else if !on_demand {
                     return CheckResult::unhealthy(
                         "not checked yet: the background refresh has not completed a run",
                     );
@@ -114,21 +123,45 @@ impl Entry {
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if tokio::time::timeout(left, stored).await.is_err() {
-                return CheckResult::unhealthy(format!(
-                    "timed out after {} waiting for the first run",
-                    human_duration(self.options.timeout)
-                ));
+                let state = self.lock();
+                return match &state.last {
+                    Some(last) if last.at.elapsed() > max_age => {
+                        stale(&last.result, last.at.elapsed())
+                    }
+                    Some(last) => last.result.clone(),
+                    None => CheckResult::unhealthy(format!(
+                        "timed out after {} waiting for the first run",
+                        human_duration(self.options.timeout)
+                    )),
+                };
             }
         }
     }
 
-    /// The cached result, if any, aged as a report would show it. Never runs the check.
-    pub(crate) fn last(&self, max_age: Duration) -> Option<CheckResult> {
+    /// Whether the last result, older than `max_age`, can no longer be trusted: no run
+    /// replaced it although one should have (the background refresh stopped, or the
+    /// refresh under way is overdue).
+    fn is_stale(&self, state: &State, mode: Mode, max_age: Duration) -> bool {
+        let Some(last) = &state.last else {
+            return false;
+        };
+        if last.at.elapsed() <= max_age {
+            return false;
+        }
+        let overdue = state
+            .refresh_started
+            .is_some_and(|started| started.elapsed() > self.options.timeout + GRACE);
+        matches!(mode, Mode::Background) || (state.refreshing && overdue)
+    }
+
+    /// The cached result, if any, as a report would show it; never runs the check. An
+    /// old result nothing asked to refresh is shown as it is (the service is idle);
+    /// one whose refresh is overdue is shown stale.
+    pub(crate) fn last(&self, mode: Mode, max_age: Duration) -> Option<CheckResult> {
         let state = self.lock();
         let last = state.last.as_ref()?;
-        let age = last.at.elapsed();
-        Some(if age > max_age {
-            stale(&last.result, age)
+        Some(if self.is_stale(&state, mode, max_age) {
+            stale(&last.result, last.at.elapsed())
         } else {
             last.result.clone()
         })
@@ -164,6 +197,7 @@ impl Entry {
             return;
         };
         state.refreshing = true;
+        state.refresh_started = Some(Instant::now());
         self.runs.fetch_add(1, Ordering::Relaxed);
         let entry = Arc::clone(self);
         runtime.spawn(async move {

@@ -11,8 +11,13 @@
 //!   (stale-while-revalidate): only the very first report of a check waits for it. A
 //!   stalled dependency therefore shows as unhealthy within TTL + timeout, and a probe
 //!   answers in microseconds whatever the dependency does.
-//! - A result older than the registry's maximum age (30 s by default), because no
-//!   refresh completed at all, is reported unhealthy as stale.
+//! - A result older than the registry's maximum age (30 s by default) is never served
+//!   as it is: after an idle spell a report waits for a fresh run (bounded by the
+//!   timeout, shared by every caller); when no run can replace it (the background
+//!   refresh stopped, or a refresh is overdue because its task cannot run), it is
+//!   reported unhealthy as stale. The Prometheus gauges show the last result as it is:
+//!   use the [background mode](HealthRegistry::background) to keep them current on a
+//!   service that nothing else polls.
 //! - The overall status is the worst of the checks, where a non-critical check counts
 //!   at most as degraded ([`aggregate_status`]):
 //!

@@ -52,8 +52,9 @@ impl ReportOptions {
 /// from cache for the check's TTL, then served stale while one refresh runs in a task
 /// of its own (stale-while-revalidate), so only the very first report of a check waits
 /// for it, bounded by its timeout. A check that times out or panics is unhealthy with an
-/// error that says so. A result older than the maximum age (30 s by default), because
-/// no refresh completed at all, turns unhealthy with an error that says it is stale.
+/// error that says so. A result older than the maximum age (30 s by default) is not
+/// served as it is: after an idle spell the report waits for a fresh run, and when no
+/// run can replace it, it turns unhealthy with an error that says it is stale.
 ///
 /// Needs a Tokio runtime: checks run in tasks of their own.
 ///
@@ -157,17 +158,19 @@ impl HealthRegistry {
         }
     }
 
-    /// The last result of every check that has one, aged as a report would show it;
-    /// never runs a check. What the Prometheus gauges show.
+    /// The last result of every check that has one; never runs a check. What the
+    /// Prometheus gauges show. A result whose refresh is overdue, or that the background
+    /// refresh stopped replacing, shows as stale.
     #[must_use]
     pub fn last_results(&self) -> BTreeMap<String, CheckReport> {
+        let mode = self.mode();
         self.inner
             .entries
             .iter()
             .filter_map(|entry| {
                 Some((
                     entry.name.clone(),
-                    report_of(entry, entry.last(self.inner.max_age)?),
+                    report_of(entry, entry.last(mode, self.inner.max_age)?),
                 ))
             })
             .collect()
@@ -239,12 +242,16 @@ impl HealthRegistry {
         self.inner.started.elapsed()
     }
 
-    async fn evaluate(&self, wanted: impl Fn(&Entry) -> bool) -> BTreeMap<String, CheckReport> {
-        let mode = if self.inner.background.load(Ordering::SeqCst) {
+    fn mode(&self) -> Mode {
+        if self.inner.background.load(Ordering::SeqCst) {
             Mode::Background
         } else {
             Mode::OnDemand
-        };
+        }
+    }
+
+    async fn evaluate(&self, wanted: impl Fn(&Entry) -> bool) -> BTreeMap<String, CheckReport> {
+        let mode = self.mode();
         let chosen: Vec<&Arc<Entry>> = self.inner.entries.iter().filter(|e| wanted(e)).collect();
         // Start every run first, so waiting for several first results takes the longest
         // of them, not their sum.

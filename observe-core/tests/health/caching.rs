@@ -151,52 +151,73 @@ async fn a_stalled_refresh_shows_unhealthy_by_its_timeout_while_callers_never_wa
 
 #[tokio::test(start_paused = true)]
 async fn a_result_no_refresh_replaced_turns_unhealthy_as_stale_after_the_maximum_age() {
-    let (check, _) = counting("slowpoke", Duration::ZERO, |_| CheckResult::healthy());
-    let hanging = observe_core::health::fn_check("slowpoke2", {
-        let runs = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-        move || {
-            let run = runs.fetch_add(1, Ordering::SeqCst) + 1;
-            async move {
-                if run > 1 {
-                    std::future::pending::<()>().await;
-                }
-                CheckResult::healthy()
-            }
-        }
-    });
+    let (check, runs) = counting("db", Duration::ZERO, |_| CheckResult::healthy());
     let registry = HealthRegistry::builder()
         .check(check)
-        .check_with(
-            hanging,
-            CheckOptions::new()
-                .ttl(Duration::from_secs(1))
-                .timeout(Duration::from_secs(600)),
-        )
         .max_age(Duration::from_secs(5))
         .build()
         .expect("valid");
-    assert_eq!(
-        registry.report(&report_options()).await.status,
-        HealthStatus::Healthy
-    );
+    // Background refreshes once an hour: nothing replaces the first result for long.
+    let background = tokio::spawn(registry.background(Duration::from_secs(3_600)));
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
     tokio::time::sleep(Duration::from_secs(4)).await;
     let young = registry.report(&report_options()).await;
-    assert_eq!(
-        young.checks["slowpoke2"].result.status,
-        HealthStatus::Healthy
-    );
+    assert_eq!(young.checks["db"].result.status, HealthStatus::Healthy);
     tokio::time::sleep(Duration::from_secs(2)).await;
     let old = registry.report(&report_options()).await;
-    let stale = &old.checks["slowpoke2"].result;
+    let stale = &old.checks["db"].result;
     assert_eq!(stale.status, HealthStatus::Unhealthy);
     assert!(
         stale
             .error
             .as_deref()
-            .is_some_and(|e| e.starts_with("stale:")),
+            .is_some_and(|e| e.starts_with("stale:") && e.contains("healthy")),
         "{stale:?}"
     );
-    assert_eq!(old.checks["slowpoke"].result.status, HealthStatus::Healthy);
+    assert_eq!(
+        registry.last_results()["db"].result.status,
+        HealthStatus::Unhealthy
+    );
+    background.abort();
+}
+
+#[tokio::test(start_paused = true)]
+async fn after_a_long_idle_a_report_waits_for_a_fresh_run_instead_of_calling_it_stale() {
+    let (check, runs) = counting("db", Duration::from_millis(20), |_| CheckResult::healthy());
+    let registry = HealthRegistry::builder()
+        .check(check)
+        .max_age(Duration::from_secs(30))
+        .build()
+        .expect("valid");
+    assert_eq!(
+        run_of(&registry.report(&report_options()).await.checks["db"].result),
+        1
+    );
+    tokio::time::sleep(Duration::from_secs(40)).await;
+    // Idle: the gauges show the last result as it was; nothing asked for a refresh.
+    assert_eq!(
+        registry.last_results()["db"].result.status,
+        HealthStatus::Healthy
+    );
+    let mut callers = tokio::task::JoinSet::new();
+    for _ in 0..50 {
+        let registry = registry.clone();
+        callers.spawn(async move { registry.report(&report_options()).await });
+    }
+    while let Some(report) = callers.join_next().await {
+        let result = report.expect("a caller").checks["db"].result.clone();
+        assert_eq!(
+            (run_of(&result), result.status),
+            (2, HealthStatus::Healthy),
+            "{result:?}"
+        );
+    }
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        2,
+        "one fresh run for every caller"
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -59,8 +59,9 @@ pub(crate) struct Shared {
 /// | `POST /reset` | resets the JSON views; needs `Authorization: Bearer <token>`; 401 without or with a wrong token, 403 when no token is configured |
 /// | `GET /prometheus` | the exposition: OpenMetrics when `Accept` asks for it, Prometheus text otherwise |
 ///
-/// `/health` and `/ready` take `?verbose` (list each check's status) and `?exclude=NAME`
-/// (repeatable). Errors are JSON `{"error": "...", "status": N}`; every response carries
+/// `/health` and `/ready` take the Kubernetes conventions `?exclude=NAME` (repeatable)
+/// and `?verbose`: `/ready` then lists each check's status; `/health` always does, and
+/// accepts the flag for symmetry. Errors are JSON `{"error": "...", "status": N}`; every response carries
 /// `Cache-Control: no-store`; `HEAD` works wherever `GET` does.
 ///
 /// # Example

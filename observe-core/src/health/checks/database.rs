@@ -117,10 +117,18 @@ async fn probe<DB: sqlx::Database>(pool: &sqlx::Pool<DB>, slow: Duration) -> Che
     };
     let outcome = ping.await;
     let elapsed = started.elapsed();
+    // The connection the check borrowed may not be back yet: count as in use what the
+    // traffic held before the check, and the rest of what is open now as idle.
     let after = stats(pool);
+    let open = after.idle + after.in_use;
+    let counts = PoolStats::new(
+        open.saturating_sub(before.in_use),
+        before.in_use.min(open),
+        after.max,
+    );
     match outcome {
         Err(e) => {
-            CheckResult::unhealthy(format!("cannot reach the database: {e}")).with_pool(after)
+            CheckResult::unhealthy(format!("cannot reach the database: {e}")).with_pool(counts)
         }
         Ok(()) => {
             let result = if elapsed > slow {
@@ -132,7 +140,7 @@ async fn probe<DB: sqlx::Database>(pool: &sqlx::Pool<DB>, slow: Duration) -> Che
             } else {
                 CheckResult::healthy()
             };
-            result.with_detail("ping_ms", ms(elapsed)).with_pool(after)
+            result.with_detail("ping_ms", ms(elapsed)).with_pool(counts)
         }
     }
 }
