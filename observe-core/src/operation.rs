@@ -224,7 +224,8 @@ impl Operation {
                 error_count: window.errors,
                 rate_per_second: window.count as f64 / covered,
                 error_rate: percent(window.errors, window.count),
-                p95: window.p95_ns.map(Duration::from_nanos),
+                // A coarse bucket's midpoint may lie past the longest duration seen.
+                p95: window.p95_ns.map(|ns| Duration::from_nanos(ns.clamp(min, max))),
             },
         }
     }

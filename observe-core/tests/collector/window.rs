@@ -99,3 +99,16 @@ fn last_recorded_and_uptime_follow_the_clock() {
     );
     assert_eq!(collector.summary().uptime, Duration::from_secs(30));
 }
+
+#[test]
+fn the_recent_p95_never_exceeds_the_longest_duration_seen() {
+    let clock = ManualClock::new();
+    let collector = collector(&clock);
+    // Durations in the middle of wide coarse buckets, where a midpoint would overshoot.
+    for micros in [5_824, 93, 1_000_001] {
+        collector.record_operation(&format!("op{micros}"), Duration::from_micros(micros), false);
+        let op = collector.get(&format!("op{micros}")).expect("recorded");
+        let p95 = op.recent.p95.expect("one record in the window");
+        assert!(p95 <= op.max && p95 >= op.min, "{p95:?} outside [{:?}, {:?}]", op.min, op.max);
+    }
+}
