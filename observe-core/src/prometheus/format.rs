@@ -65,15 +65,30 @@ impl ExpositionFormat {
 /// Rewrites OpenMetrics text (as `prometheus-client` encodes it) as Prometheus text
 /// 0.0.4: counter families take their `_total` name in `HELP` and `TYPE`, `info` families
 /// become gauges named `_info`, `unknown` becomes `untyped`, and `UNIT` and `EOF` lines go.
+///
+/// Samples, the bulk of the text, are copied in runs between comment lines, not line by
+/// line: an exposition has a few comment lines per family and many samples. (A sample
+/// line never holds a raw newline: OpenMetrics escapes them in label values.)
 pub(crate) fn openmetrics_to_prometheus(openmetrics: &str) -> String {
     let mut out = String::with_capacity(openmetrics.len());
     let mut pending_help: Option<(&str, &str)> = None;
-    for line in openmetrics.lines() {
-        if let Some(rest) = line.strip_prefix("# HELP ") {
-            let (name, help) = rest.split_once(' ').unwrap_or((rest, ""));
+    let mut rest = openmetrics;
+    while !rest.is_empty() {
+        if !rest.starts_with("# ") {
+            // A run of samples, up to the next comment line.
+            let end = rest.find("\n# ").map_or(rest.len(), |i| i + 1);
+            out.push_str(&rest[..end]);
+            rest = &rest[end..];
+            continue;
+        }
+        let end = rest.find('\n').map_or(rest.len(), |i| i + 1);
+        let line = rest[..end].trim_end_matches('\n');
+        rest = &rest[end..];
+        if let Some(comment) = line.strip_prefix("# HELP ") {
+            let (name, help) = comment.split_once(' ').unwrap_or((comment, ""));
             pending_help = Some((name, help));
-        } else if let Some(rest) = line.strip_prefix("# TYPE ") {
-            let (name, kind) = rest.split_once(' ').unwrap_or((rest, "unknown"));
+        } else if let Some(comment) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = comment.split_once(' ').unwrap_or((comment, "unknown"));
             let (suffix, kind) = match kind {
                 "counter" if !name.ends_with("_total") => ("_total", "counter"),
                 "info" => ("_info", "gauge"),
