@@ -1,0 +1,245 @@
+//! Exposition cost: encoding 1,000 and 10,000 operations as Prometheus text with
+//! `observe-core`, side by side with `prometheus-client`, `prometheus` and
+//! `metrics-exporter-prometheus` encoding the same number of histogram series (same 15
+//! `le` boundaries, one `operation` label), measured in the same run.
+//!
+//! Run with:
+//!
+//! ```text
+//! export CARGO_TARGET_DIR=$HOME/.cache/observe-bench-target   # optional
+//! cargo bench -p observe-benches --bench exposition
+//! ```
+//!
+//! Throughput is set to the number of series, so criterion prints series per second and
+//! the time divided by the series count is nanoseconds per series. The output size of
+//! every row is printed once, during setup, as `exposition/<series>/<row>: <bytes>`.
+//!
+//! For each operation observe exports three counters (count, errors, cancelled) besides
+//! the histogram; the row `prometheus_client/histogram_and_3_counters` encodes the same
+//! four families with `prometheus-client`, so that the like-for-like comparison is there
+//! too. Every row uses observe's family names and help texts, so output sizes compare. Process metrics are turned off on the observe collector: their cost is per scrape,
+//! not per series.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{
+    BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
+};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use observe_core::MetricsCollector;
+use observe_core::prometheus::{DEFAULT_BUCKETS, ExpositionFormat};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram as PcHistogram;
+use prometheus_client::registry::{Registry, Unit};
+
+/// The durations recorded for every operation: a few, spread over the buckets.
+const RECORDED: [Duration; 5] = [
+    Duration::from_micros(300),
+    Duration::from_millis(3),
+    Duration::from_millis(40),
+    Duration::from_millis(700),
+    Duration::from_secs(12),
+];
+
+type Labels = Vec<(String, String)>;
+type HistogramFamily = Family<Labels, PcHistogram, fn() -> PcHistogram>;
+
+fn names(series: usize) -> Vec<String> {
+    (0..series).map(|i| format!("operation_{i:05}")).collect()
+}
+
+fn observe_collector(names: &[String]) -> MetricsCollector {
+    let collector = MetricsCollector::builder()
+        .max_operations(names.len())
+        .process_metrics(false)
+        .build()
+        .expect("a valid collector configuration");
+    for name in names {
+        let handle = collector.operation(name);
+        for (i, duration) in RECORDED.into_iter().enumerate() {
+            handle.record(duration, i == 0);
+        }
+    }
+    collector
+}
+
+fn prometheus_client_histogram() -> PcHistogram {
+    PcHistogram::new(DEFAULT_BUCKETS.iter().copied())
+}
+
+/// A `prometheus-client` registry with one histogram family, and the three counter
+/// families observe also exports when `with_counters`.
+fn prometheus_client_registry(names: &[String], with_counters: bool) -> Registry {
+    let mut registry = Registry::default();
+    let histograms = HistogramFamily::new_with_constructor(prometheus_client_histogram);
+    let counters: [Family<Labels, Counter>; 3] = Default::default();
+    for name in names {
+        let labels = vec![("operation".to_owned(), name.clone())];
+        let histogram = histograms.get_or_create(&labels);
+        for duration in RECORDED {
+            histogram.observe(duration.as_secs_f64());
+        }
+        if with_counters {
+            counters[0]
+                .get_or_create(&labels)
+                .inc_by(RECORDED.len() as u64);
+            counters[1].get_or_create(&labels).inc();
+            counters[2].get_or_create(&labels).inc_by(0);
+        }
+    }
+    if with_counters {
+        let [operations, errors, cancelled] = counters;
+        registry.register("observe_operations", "Operations recorded.", operations);
+        registry.register(
+            "observe_operation_errors",
+            "Operations that failed (cancellations included unless configured otherwise).",
+            errors,
+        );
+        registry.register(
+            "observe_operation_cancelled",
+            "Operations abandoned before they ended (dropped timers and futures).",
+            cancelled,
+        );
+    }
+    registry.register_with_unit(
+        "observe_operation_duration",
+        "How long operations took.",
+        Unit::Seconds,
+        histograms,
+    );
+    registry
+}
+
+fn prometheus_registry(names: &[String]) -> prometheus::Registry {
+    let opts = prometheus::HistogramOpts::new(
+        "observe_operation_duration_seconds",
+        "How long operations took.",
+    )
+    .buckets(DEFAULT_BUCKETS.to_vec());
+    let vec = prometheus::HistogramVec::new(opts, &["operation"]).expect("valid histogram options");
+    for name in names {
+        let histogram = vec.with_label_values(&[name.as_str()]);
+        for duration in RECORDED {
+            histogram.observe(duration.as_secs_f64());
+        }
+    }
+    let registry = prometheus::Registry::new();
+    registry
+        .register(Box::new(vec))
+        .expect("one collector, registered once");
+    registry
+}
+
+fn prometheus_encode(registry: &prometheus::Registry) -> String {
+    prometheus::TextEncoder::new()
+        .encode_to_string(&registry.gather())
+        .expect("encoding to a String does not fail")
+}
+
+fn metrics_handle(names: &[String]) -> PrometheusHandle {
+    let recorder = PrometheusBuilder::new()
+        .set_buckets(DEFAULT_BUCKETS)
+        .expect("observe's default buckets are valid")
+        .build_recorder();
+    metrics::with_local_recorder(&recorder, || {
+        for name in names {
+            let histogram = metrics::histogram!("observe_operation_duration_seconds", "operation" => name.clone());
+            for duration in RECORDED {
+                histogram.record(duration.as_secs_f64());
+            }
+        }
+    });
+    recorder.handle()
+}
+
+fn print_size(series: usize, row: &str, text: &str) {
+    println!(
+        "exposition/{series}/{row}: {} bytes, {} bytes per series, {} lines",
+        text.len(),
+        text.len() / series,
+        text.lines().count()
+    );
+}
+
+fn exposition(c: &mut Criterion) {
+    let mut group = c.benchmark_group("exposition");
+    group.sampling_mode(SamplingMode::Flat);
+
+    for series in [1_000, 10_000] {
+        let names = names(series);
+        group.throughput(Throughput::Elements(series as u64));
+
+        let collector = observe_collector(&names);
+        for (format, row) in [
+            (ExpositionFormat::Prometheus, "observe/prometheus_text"),
+            (ExpositionFormat::OpenMetrics, "observe/openmetrics_text"),
+        ] {
+            let encode = || {
+                collector
+                    .encode_prometheus(format)
+                    .expect("no user collector to fail")
+            };
+            print_size(series, row, &encode());
+            group.bench_function(BenchmarkId::new(row, series), |b| {
+                b.iter(|| black_box(encode()));
+            });
+        }
+
+        for (with_counters, row) in [
+            (false, "prometheus_client/histogram"),
+            (true, "prometheus_client/histogram_and_3_counters"),
+        ] {
+            let registry = prometheus_client_registry(&names, with_counters);
+            let encode = || {
+                let mut text = String::new();
+                prometheus_client::encoding::text::encode(&mut text, &registry)
+                    .expect("encoding to a String does not fail");
+                text
+            };
+            print_size(series, row, &encode());
+            group.bench_function(BenchmarkId::new(row, series), |b| {
+                b.iter(|| black_box(encode()));
+            });
+        }
+
+        let registry = prometheus_registry(&names);
+        print_size(
+            series,
+            "prometheus/text_encoder",
+            &prometheus_encode(&registry),
+        );
+        group.bench_function(BenchmarkId::new("prometheus/text_encoder", series), |b| {
+            b.iter(|| black_box(prometheus_encode(&registry)));
+        });
+
+        let handle = metrics_handle(&names);
+        print_size(
+            series,
+            "metrics_exporter_prometheus/render",
+            &handle.render(),
+        );
+        group.bench_function(
+            BenchmarkId::new("metrics_exporter_prometheus/render", series),
+            |b| {
+                b.iter(|| black_box(handle.render()));
+            },
+        );
+    }
+    group.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(50)
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = exposition
+}
+criterion_main!(benches);
