@@ -201,10 +201,12 @@ impl MetricsCollector {
     /// Totals over every operation.
     #[must_use]
     pub fn summary(&self) -> SystemSummary {
-        let snapshots = self.snapshot();
-        let total_operations: u64 = snapshots.iter().map(|s| s.count).sum();
-        let total_errors: u64 = snapshots.iter().map(|s| s.error_count).sum();
-        let total: Duration = snapshots.iter().map(|s| s.total).sum();
+        // Counters only: no histogram walk, so a health report stays cheap.
+        let operations = self.operations();
+        let totals: Vec<_> = operations.iter().map(|op| op.totals()).collect();
+        let total_operations: u64 = totals.iter().map(|t| t.count).sum();
+        let total_errors: u64 = totals.iter().map(|t| t.errors).sum();
+        let total_ns: u128 = totals.iter().map(|t| u128::from(t.total_ns)).sum();
         let shared = &self.inner.shared;
         SystemSummary {
             uptime: Duration::from_nanos(shared.clock.now_ns().saturating_sub(shared.start_ns)),
@@ -214,11 +216,11 @@ impl MetricsCollector {
             avg_latency: if total_operations == 0 {
                 Duration::ZERO
             } else {
-                let nanos = total.as_nanos() / u128::from(total_operations);
+                let nanos = total_ns / u128::from(total_operations);
                 Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
             },
-            max_latency: snapshots.iter().map(|s| s.max).max().unwrap_or_default(),
-            monitored_operations: snapshots.len(),
+            max_latency: Duration::from_nanos(totals.iter().map(|t| t.max_ns).max().unwrap_or(0)),
+            monitored_operations: operations.len(),
             overflowed_operations: self.inner.folded.estimate(),
         }
     }

@@ -159,6 +159,16 @@ impl Counts {
         out
     }
 
+    /// The sum of every counter, without collecting them.
+    #[cfg(not(feature = "prometheus"))]
+    pub(crate) fn total(&self) -> u64 {
+        let low: u64 = self.low.iter().map(|c| u64::from(c.load(Relaxed))).sum();
+        let high: u64 = self.high.get().map_or(0, |high| {
+            high.iter().map(|c| u64::from(c.load(Relaxed)) << 32).sum()
+        });
+        low + high
+    }
+
     /// Sets every counter to zero.
     pub(crate) fn clear(&self) {
         for counter in self.low.iter() {

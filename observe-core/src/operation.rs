@@ -88,6 +88,19 @@ pub(crate) struct Operation {
     /// Lifetime count per Prometheus `le` bucket (never reset).
     #[cfg(feature = "prometheus")]
     le_counts: Box<[AtomicU64]>,
+    /// The lifetime count at the last reset.
+    #[cfg(feature = "prometheus")]
+    base_count: AtomicU64,
+}
+
+/// Count, errors, total and longest duration since the last reset: what a summary
+/// needs, read without walking the histogram.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Totals {
+    pub(crate) count: u64,
+    pub(crate) errors: u64,
+    pub(crate) total_ns: u64,
+    pub(crate) max_ns: u64,
 }
 
 /// The lifetime figures of an operation, as exported to Prometheus: monotonic, whatever
@@ -122,6 +135,8 @@ impl Operation {
             base_cancelled: AtomicU64::new(0),
             #[cfg(feature = "prometheus")]
             le_counts: (0..shared.le.len()).map(|_| AtomicU64::new(0)).collect(),
+            #[cfg(feature = "prometheus")]
+            base_count: AtomicU64::new(0),
             shared,
         }
     }
@@ -225,7 +240,9 @@ impl Operation {
                 rate_per_second: window.count as f64 / covered,
                 error_rate: percent(window.errors, window.count),
                 // A coarse bucket's midpoint may lie past the longest duration seen.
-                p95: window.p95_ns.map(|ns| Duration::from_nanos(ns.clamp(min, max))),
+                p95: window
+                    .p95_ns
+                    .map(|ns| Duration::from_nanos(ns.clamp(min, max))),
             },
         }
     }
@@ -244,8 +261,41 @@ impl Operation {
         }
     }
 
+    /// Count, errors, total and longest duration since the last reset. With the
+    /// `prometheus` feature the count comes from the few `le` counters; without, from
+    /// the histogram.
+    pub(crate) fn totals(&self) -> Totals {
+        #[cfg(feature = "prometheus")]
+        let count = self
+            .le_counts
+            .iter()
+            .map(|c| c.load(Relaxed))
+            .sum::<u64>()
+            .saturating_sub(self.base_count.load(Relaxed));
+        #[cfg(not(feature = "prometheus"))]
+        let count = self.histogram.total();
+        let since_reset = |value: &AtomicU64, base: &AtomicU64| {
+            value.load(Relaxed).saturating_sub(base.load(Relaxed))
+        };
+        Totals {
+            count,
+            errors: since_reset(&self.errors, &self.base_errors).min(count),
+            total_ns: since_reset(&self.total_ns, &self.base_total_ns),
+            max_ns: if count == 0 {
+                0
+            } else {
+                self.max_ns.load(Relaxed)
+            },
+        }
+    }
+
     /// Restarts the JSON views; lifetime counters keep counting.
     pub(crate) fn reset(&self) {
+        #[cfg(feature = "prometheus")]
+        self.base_count.store(
+            self.le_counts.iter().map(|c| c.load(Relaxed)).sum(),
+            Relaxed,
+        );
         self.base_total_ns
             .store(self.total_ns.load(Relaxed), Relaxed);
         self.base_errors.store(self.errors.load(Relaxed), Relaxed);

@@ -29,3 +29,37 @@ fn reset_restarts_the_views_and_keeps_entries_and_handles() {
     );
     assert_eq!(op.total, Duration::from_millis(6));
 }
+
+#[test]
+fn the_summary_agrees_with_the_snapshots_before_and_after_a_reset() {
+    let collector = MetricsCollector::new();
+    let record = |n: u64| {
+        for i in 0..n {
+            let name = format!("op{}", i % 7);
+            collector.record_operation(&name, Duration::from_micros(50 + i * 13), i % 5 == 0);
+        }
+    };
+    let agree = || {
+        let snapshots = collector.snapshot();
+        let summary = collector.summary();
+        let count: u64 = snapshots.iter().map(|s| s.count).sum();
+        let errors: u64 = snapshots.iter().map(|s| s.error_count).sum();
+        let max = snapshots.iter().map(|s| s.max).max().unwrap_or_default();
+        assert_eq!(
+            (
+                summary.total_operations,
+                summary.total_errors,
+                summary.max_latency
+            ),
+            (count, errors, max)
+        );
+        summary
+    };
+    record(1_000);
+    assert_eq!(agree().total_operations, 1_000);
+    collector.reset();
+    assert_eq!(agree().total_operations, 0);
+    record(70);
+    let after = agree();
+    assert_eq!((after.total_operations, after.total_errors), (70, 14));
+}

@@ -109,6 +109,11 @@ fn the_recent_p95_never_exceeds_the_longest_duration_seen() {
         collector.record_operation(&format!("op{micros}"), Duration::from_micros(micros), false);
         let op = collector.get(&format!("op{micros}")).expect("recorded");
         let p95 = op.recent.p95.expect("one record in the window");
-        assert!(p95 <= op.max && p95 >= op.min, "{p95:?} outside [{:?}, {:?}]", op.min, op.max);
+        assert!(
+            p95 <= op.max && p95 >= op.min,
+            "{p95:?} outside [{:?}, {:?}]",
+            op.min,
+            op.max
+        );
     }
 }
