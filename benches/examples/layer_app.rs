@@ -23,11 +23,10 @@ fn app() -> Router {
         .route("/users/{id}", get(user))
 }
 
-fn main() -> std::io::Result<()> {
-    let mut args = std::env::args().skip(1);
-    let mode = args.next().unwrap_or_else(|| "bare".to_owned());
-    let addr = args.next().unwrap_or_else(|| "127.0.0.1:18090".to_owned());
-    let router = match mode.as_str() {
+/// The app in `mode`; built inside the runtime (the `axum-prometheus` layer spawns a
+/// task of its own).
+fn router(mode: &str) -> Option<Router> {
+    Some(match mode {
         "bare" => app(),
         "observe" => {
             let collector = observe_core::MetricsCollector::new();
@@ -38,16 +37,23 @@ fn main() -> std::io::Result<()> {
             app().layer(layer)
         }
         "trace" => app().layer(tower_http::trace::TraceLayer::new_for_http()),
-        other => {
-            eprintln!("unknown mode {other:?}: bare, observe, axum-prometheus or trace");
-            std::process::exit(2);
-        }
-    };
+        _ => return None,
+    })
+}
+
+fn main() -> std::io::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let mode = args.next().unwrap_or_else(|| "bare".to_owned());
+    let addr = args.next().unwrap_or_else(|| "127.0.0.1:18090".to_owned());
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()?
         .block_on(async move {
+            let Some(router) = router(&mode) else {
+                eprintln!("unknown mode {mode:?}: bare, observe, axum-prometheus or trace");
+                std::process::exit(2);
+            };
             let listener = tokio::net::TcpListener::bind(&addr).await?;
             println!("{mode} listening on {addr}");
             axum::serve(listener, router).await

@@ -20,7 +20,8 @@ cargo build -q --release -p observe-benches --example layer_app
 TARGET="${CARGO_TARGET_DIR:-target}"
 APP="$TARGET/release/examples/layer_app"
 OUT="$(mktemp -d)"
-trap 'kill "${PID:-0}" 2>/dev/null || true; rm -rf "$OUT"' EXIT
+PID=""
+trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$OUT"' EXIT
 
 for round in $(seq 1 "$ROUNDS"); do
     for mode in "${MODES[@]}"; do
@@ -30,6 +31,7 @@ for round in $(seq 1 "$ROUNDS"); do
         wrk -t1 -c32 -d2s "http://127.0.0.1:$PORT/users/7" >/dev/null # warm up
         wrk -t1 -c32 -d"$DURATION" --latency "http://127.0.0.1:$PORT/users/7" >"$OUT/$mode.$round"
         kill "$PID"; wait "$PID" 2>/dev/null || true
+        PID=""
     done
 done
 

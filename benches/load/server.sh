@@ -5,13 +5,16 @@
 # answers), and the resident memory at the start and the end of the mixed run.
 #
 #   benches/load/server.sh                     # DURATION=30s by default
-#   DURATION=5m benches/load/server.sh         # the 5-minute memory run
+#   DURATION=5m BACKENDS=postgres-redis WORKLOADS=mixed benches/load/server.sh
+#                                              # the 5-minute memory run
 #
 # PostgreSQL: OBSERVE_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres);
 # Redis: OBSERVE_TEST_REDIS_URL (default redis://127.0.0.1:6379).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DURATION="${DURATION:-30s}"
+BACKENDS="${BACKENDS:-sqlite postgres-redis}"
+WORKLOADS="${WORKLOADS:-get mixed}"
 CONNECTIONS="${CONNECTIONS:-32}"
 PORT="${PORT:-18095}"
 IDS=1000
@@ -24,7 +27,10 @@ cargo build -q --release -p observe-axum-example
 SERVER="${CARGO_TARGET_DIR:-target}/release/observe-axum-example"
 WORK="$(mktemp -d)"
 cleanup() {
-    kill "${SCRAPER:-0}" "${PID:-0}" 2>/dev/null || true
+    # Never `kill 0`: that is the whole process group, the caller included.
+    for pid in "${SCRAPER:-}" "${PID:-}"; do
+        [ -n "$pid" ] && kill "$pid" 2>/dev/null
+    done
     wait 2>/dev/null || true
     rm -rf "$WORK"
 }
@@ -47,20 +53,28 @@ run() { # name, database url, redis url or ""
     (while true; do curl -sf -o /dev/null "http://127.0.0.1:$PORT/metrics"; sleep 1; done) &
     SCRAPER=$!
     wrk -t1 -c"$CONNECTIONS" -d5s "http://127.0.0.1:$PORT/api/expenses/1" >/dev/null # warm up
-    IDS=$IDS wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -s benches/load/get_by_id.lua \
-        "http://127.0.0.1:$PORT" >"$WORK/$name.get"
+    if [[ " $WORKLOADS " == *" get "* ]]; then
+        IDS=$IDS wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -s benches/load/get_by_id.lua \
+            "http://127.0.0.1:$PORT" >"$WORK/$name.get"
+    fi
     local before after
     before=$(rss_kib "$PID")
-    IDS=$IDS wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -s benches/load/mixed.lua \
-        "http://127.0.0.1:$PORT" >"$WORK/$name.mixed"
+    if [[ " $WORKLOADS " == *" mixed "* ]]; then
+        IDS=$IDS wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -s benches/load/mixed.lua \
+            "http://127.0.0.1:$PORT" >"$WORK/$name.mixed"
+    fi
     after=$(rss_kib "$PID")
     echo "$before $after" >"$WORK/$name.rss"
     kill "$SCRAPER" "$PID"; wait "$SCRAPER" "$PID" 2>/dev/null || true
-    SCRAPER=0 PID=0
+    SCRAPER="" PID=""
 }
 
-run sqlite "sqlite://$WORK/load.db" ""
-if pg_isready -q -d "$PG_ADMIN" 2>/dev/null && redis-cli -u "$REDIS" ping >/dev/null 2>&1; then
+if [[ " $BACKENDS " == *" sqlite "* ]]; then
+    run sqlite "sqlite://$WORK/load.db" ""
+fi
+if [[ " $BACKENDS " != *" postgres-redis "* ]]; then
+    : # not asked for
+elif pg_isready -q -d "$PG_ADMIN" 2>/dev/null && redis-cli -u "$REDIS" ping >/dev/null 2>&1; then
     psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS $LOAD_DB WITH (FORCE)" -c "CREATE DATABASE $LOAD_DB"
     redis-cli -u "$REDIS" --scan --pattern 'category:*' | xargs -r redis-cli -u "$REDIS" del >/dev/null
     run postgres-redis "${PG_ADMIN%/*}/$LOAD_DB" "$REDIS"
@@ -85,10 +99,12 @@ def parse(path):
 print(f"| backend | workload ({duration}) | requests/s | p50 ms | p99 ms | errors | RSS start → end |")
 print("| --- | --- | ---: | ---: | ---: | ---: | --- |")
 for name in ("sqlite", "postgres-redis"):
-    if not os.path.exists(f"{work}/{name}.get"):
+    if not os.path.exists(f"{work}/{name}.rss"):
         continue
     before, after = (int(x) for x in open(f"{work}/{name}.rss").read().split())
     for workload, label in (("get", "GET /api/expenses/{id}"), ("mixed", "mixed reads and writes")):
+        if not os.path.exists(f"{work}/{name}.{workload}"):
+            continue
         rps, p50, p99, errors = parse(f"{work}/{name}.{workload}")
         rss = f"{before / 1024:.1f} → {after / 1024:.1f} MiB ({(after - before) / before:+.1%})" if workload == "mixed" else ""
         print(f"| {name} | {label} | {rps:,.0f} | {p50:.2f} | {p99:.2f} | {errors} | {rss} |")

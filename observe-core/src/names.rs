@@ -2,7 +2,7 @@
 //! into the overflow entry with bounded memory.
 
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::Relaxed};
 
 /// The name of the entry that receives every record past the cap on distinct names.
 pub const OVERFLOW_OPERATION: &str = "__overflow__";
@@ -28,6 +28,9 @@ const REGISTERS: usize = 1 << REGISTER_BITS;
 pub(crate) struct DistinctNames {
     registers: Box<[AtomicU8]>,
     hasher: foldhash::fast::FixedState,
+    /// Whether any name was folded since the last clear: lets the estimate skip the
+    /// registers in the common case of a collector under its cap.
+    touched: AtomicBool,
 }
 
 impl DistinctNames {
@@ -35,6 +38,7 @@ impl DistinctNames {
         Self {
             registers: (0..REGISTERS).map(|_| AtomicU8::new(0)).collect(),
             hasher: foldhash::fast::FixedState::with_seed(0x6f62_7365_7276_6521),
+            touched: AtomicBool::new(false),
         }
     }
 
@@ -47,15 +51,22 @@ impl DistinctNames {
         if rank > register.load(Relaxed) {
             register.fetch_max(rank, Relaxed);
         }
+        if !self.touched.load(Relaxed) {
+            self.touched.store(true, Relaxed);
+        }
     }
 
     pub(crate) fn estimate(&self) -> u64 {
+        if !self.touched.load(Relaxed) {
+            return 0;
+        }
         let m = REGISTERS as f64;
         let mut sum = 0.0;
         let mut zeros = 0u32;
         for register in self.registers.iter() {
             let rank = register.load(Relaxed);
-            sum += 2f64.powi(-i32::from(rank));
+            // 2^-rank, exactly, from the exponent bits (rank is at most 65).
+            sum += f64::from_bits((1023 - u64::from(rank)) << 52);
             zeros += u32::from(rank == 0);
         }
         if zeros == REGISTERS as u32 {
@@ -72,6 +83,7 @@ impl DistinctNames {
     }
 
     pub(crate) fn clear(&self) {
+        self.touched.store(false, Relaxed);
         for register in self.registers.iter() {
             register.store(0, Relaxed);
         }
