@@ -2,7 +2,8 @@
 # Load on the reference server with wrk, while /metrics is scraped every second: on
 # SQLite, and on PostgreSQL + Redis (skipped with a reason when they are unreachable).
 # Reports requests per second, p50/p99, the error count (socket errors and non-2xx
-# answers), and the resident memory at the start and the end of the mixed run.
+# answers), and the resident memory of the mixed run, from 30 s in (after warm-up) to
+# its end.
 #
 #   benches/load/server.sh                     # DURATION=30s by default
 #   DURATION=5m BACKENDS=postgres-redis WORKLOADS=mixed benches/load/server.sh
@@ -58,11 +59,18 @@ run() { # name, database url, redis url or ""
             "http://127.0.0.1:$PORT" >"$WORK/$name.get"
     fi
     local before after
-    before=$(rss_kib "$PID")
     if [[ " $WORKLOADS " == *" mixed "* ]]; then
+        # Resident memory every 5 s during the mixed run; "start" is taken once the
+        # first 30 s of it (warm-up: connections, statements, caches) have passed.
+        (while sleep 5; do rss_kib "$PID" || break; done) >"$WORK/$name.rss_samples" 2>/dev/null &
+        local sampler=$!
         IDS=$IDS wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -s benches/load/mixed.lua \
             "http://127.0.0.1:$PORT" >"$WORK/$name.mixed"
+        kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true
+        before=$(sed -n '6p' "$WORK/$name.rss_samples")
+        before=${before:-$(head -n1 "$WORK/$name.rss_samples")}
     fi
+    before=${before:-$(rss_kib "$PID")}
     after=$(rss_kib "$PID")
     echo "$before $after" >"$WORK/$name.rss"
     kill "$SCRAPER" "$PID"; wait "$SCRAPER" "$PID" 2>/dev/null || true

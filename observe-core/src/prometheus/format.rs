@@ -76,7 +76,7 @@ pub(crate) fn openmetrics_to_prometheus(openmetrics: &str) -> String {
     while !rest.is_empty() {
         if !rest.starts_with("# ") {
             // A run of samples, up to the next comment line.
-            let end = rest.find("\n# ").map_or(rest.len(), |i| i + 1);
+            let end = next_comment(rest);
             out.push_str(&rest[..end]);
             rest = &rest[end..];
             continue;
@@ -113,9 +113,34 @@ pub(crate) fn openmetrics_to_prometheus(openmetrics: &str) -> String {
     out
 }
 
+/// Where the next comment line (`# ` at a line start) begins in `text`, or its length.
+///
+/// Looks for the rare `#` byte (a fast `memchr` scan) rather than for the three-byte
+/// pattern, then checks that it starts a line.
+fn next_comment(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    while let Some(i) = text[from..].find('#') {
+        let at = from + i;
+        if at > 0 && bytes[at - 1] == b'\n' && bytes.get(at + 1) == Some(&b' ') {
+            return at;
+        }
+        from = at + 1;
+    }
+    text.len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn comment_lines_are_found_at_line_starts_only() {
+        assert_eq!(next_comment("a 1\nb 2\n# TYPE c gauge\n"), 8);
+        assert_eq!(next_comment("a{x=\"# HELP\"} 1\n#notacomment\n"), 29);
+        assert_eq!(next_comment("a 1\n"), 4);
+        assert_eq!(next_comment("a 1\n#"), 5);
+    }
 
     #[test]
     fn accept_headers_choose_the_format() {
