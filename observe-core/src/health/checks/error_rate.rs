@@ -76,14 +76,7 @@ impl ErrorRateCheck {
     }
 
     fn evaluate(&self) -> CheckResult {
-        let snapshots = if self.operations.is_empty() {
-            self.collector.snapshot()
-        } else {
-            self.operations
-                .iter()
-                .filter_map(|name| self.collector.get(name))
-                .collect()
-        };
+        let snapshots = super::chosen(&self.collector, &self.operations);
         let (count, errors) = snapshots.iter().fold((0_u64, 0_u64), |(c, e), s| {
             (c + s.recent.count, e + s.recent.error_count)
         });

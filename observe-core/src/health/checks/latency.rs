@@ -69,14 +69,7 @@ impl LatencyCheck {
     }
 
     fn evaluate(&self) -> CheckResult {
-        let snapshots = if self.operations.is_empty() {
-            self.collector.snapshot()
-        } else {
-            self.operations
-                .iter()
-                .filter_map(|name| self.collector.get(name))
-                .collect()
-        };
+        let snapshots = super::chosen(&self.collector, &self.operations);
         let mut result = CheckResult::healthy();
         let mut p95s = Map::new();
         for snapshot in &snapshots {

@@ -23,6 +23,21 @@ pub use runtime::RuntimeCheck;
 #[cfg_attr(docsrs, doc(cfg(feature = "system")))]
 pub use system::{SystemCheck, SystemThresholds};
 
+/// The snapshots of the operations named, or of every operation when none is named.
+pub(crate) fn chosen(
+    collector: &crate::MetricsCollector,
+    names: &[String],
+) -> Vec<crate::OperationSnapshot> {
+    if names.is_empty() {
+        collector.snapshot()
+    } else {
+        names
+            .iter()
+            .filter_map(|name| collector.get(name))
+            .collect()
+    }
+}
+
 /// Milliseconds as a float, to the microsecond, for details.
 pub(crate) fn ms(d: std::time::Duration) -> f64 {
     crate::report::millis(d)
