@@ -58,6 +58,10 @@ struct Inner {
     registry: Mutex<prometheus_client::registry::Registry>,
     #[cfg(feature = "prometheus")]
     namespace: Box<str>,
+    /// Writes the operation families by hand; `None` with a registry of the user's
+    /// own, whose prefix and constant labels only `prometheus-client` applies.
+    #[cfg(feature = "prometheus")]
+    writer: Option<crate::prometheus::OperationsWriter>,
     /// Entries counted against the cap (the overflow entry excluded).
     len: AtomicUsize,
     /// Serialises the creation of entries (never taken by readers or recorders of
@@ -99,6 +103,10 @@ impl MetricsCollector {
         });
         #[cfg(feature = "prometheus")]
         let mut prometheus = b.prometheus;
+        #[cfg(feature = "prometheus")]
+        let writer = prometheus.registry.is_none().then(|| {
+            crate::prometheus::OperationsWriter::new(&prometheus.namespace, shared.le.seconds())
+        });
         Self {
             inner: Arc::new_cyclic(|weak| {
                 #[cfg(not(feature = "prometheus"))]
@@ -108,6 +116,8 @@ impl MetricsCollector {
                     registry: Mutex::new(prometheus.take_registry(WeakCollector(weak.clone()))),
                     #[cfg(feature = "prometheus")]
                     namespace: std::mem::take(&mut prometheus.namespace).into(),
+                    #[cfg(feature = "prometheus")]
+                    writer,
                     map: Map::with_hasher(foldhash::fast::RandomState::default()),
                     len: AtomicUsize::new(0),
                     creating: Mutex::new(()),
@@ -336,7 +346,10 @@ impl MetricsCollector {
     }
 
     /// Encodes every metric of the registry (operations, process figures, health and
-    /// yours) in `format`.
+    /// yours) in `format`: the operation families first, written straight into the
+    /// format unless the registry is one you passed in (see the
+    /// [`prometheus`](crate::prometheus) module), then the rest through
+    /// `prometheus-client`.
     ///
     /// # Errors
     ///
@@ -347,14 +360,41 @@ impl MetricsCollector {
         &self,
         format: crate::prometheus::ExpositionFormat,
     ) -> Result<String, std::fmt::Error> {
-        let mut text = String::new();
-        self.with_prometheus_registry(|registry| {
-            prometheus_client::encoding::text::encode(&mut text, registry)
-        })?;
-        Ok(match format {
-            crate::prometheus::ExpositionFormat::OpenMetrics => text,
-            _ => crate::prometheus::openmetrics_to_prometheus(&text),
-        })
+        use crate::prometheus::{ExpositionFormat, HandWritten, Readings};
+
+        let Some(writer) = &self.inner.writer else {
+            let mut text = String::new();
+            self.with_prometheus_registry(|registry| {
+                prometheus_client::encoding::text::encode(&mut text, registry)
+            })?;
+            return Ok(match format {
+                ExpositionFormat::OpenMetrics => text,
+                _ => crate::prometheus::openmetrics_to_prometheus(&text),
+            });
+        };
+        // The operation families by hand, then the rest of the registry (process, health
+        // and the user's metrics) through `prometheus-client`.
+        let readings = Readings::take(self);
+        let mut rest = String::new();
+        {
+            let _hand_written = HandWritten::mark(self);
+            self.with_prometheus_registry(|registry| {
+                prometheus_client::encoding::text::encode(&mut rest, registry)
+            })?;
+        }
+        let mut text = String::with_capacity(rest.len() + readings.len() * 2048);
+        writer.write(&readings, format, &mut text);
+        match format {
+            ExpositionFormat::OpenMetrics => text.push_str(&rest),
+            _ => text.push_str(&crate::prometheus::openmetrics_to_prometheus(&rest)),
+        }
+        Ok(text)
+    }
+
+    /// Identifies this collector (its shared state) while an encode runs.
+    #[cfg(feature = "prometheus")]
+    pub(crate) fn address(&self) -> usize {
+        Arc::as_ptr(&self.inner) as usize
     }
 
     /// The exported `le` boundaries in seconds.

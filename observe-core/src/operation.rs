@@ -106,14 +106,12 @@ pub(crate) struct Totals {
 /// The lifetime figures of an operation, as exported to Prometheus: monotonic, whatever
 /// [`reset`](crate::MetricsCollector::reset) does to the JSON views.
 #[cfg(feature = "prometheus")]
-#[derive(Debug)]
-pub(crate) struct LifetimeReading {
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Lifetime {
     pub(crate) count: u64,
     pub(crate) errors: u64,
     pub(crate) cancelled: u64,
     pub(crate) sum_seconds: f64,
-    /// Per `le` bucket, not cumulative; the last one is `+Inf`.
-    pub(crate) buckets: Vec<u64>,
 }
 
 impl Operation {
@@ -247,17 +245,18 @@ impl Operation {
         }
     }
 
-    /// Reads the lifetime counters once each.
+    /// Reads the lifetime counters once each, appending the `le` counts (not
+    /// cumulative; the last is `+Inf`) to `buckets`.
     #[cfg(feature = "prometheus")]
-    pub(crate) fn lifetime(&self) -> LifetimeReading {
-        let buckets: Vec<u64> = self.le_counts.iter().map(|c| c.load(Relaxed)).collect();
-        let count = buckets.iter().sum();
-        LifetimeReading {
+    pub(crate) fn read_lifetime(&self, buckets: &mut Vec<u64>) -> Lifetime {
+        let start = buckets.len();
+        buckets.extend(self.le_counts.iter().map(|c| c.load(Relaxed)));
+        let count = buckets[start..].iter().sum();
+        Lifetime {
             count,
             errors: self.errors.load(Relaxed).min(count),
             cancelled: self.cancelled.load(Relaxed).min(count),
             sum_seconds: self.total_ns.load(Relaxed) as f64 / 1e9,
-            buckets,
         }
     }
 

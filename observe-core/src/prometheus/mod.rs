@@ -6,7 +6,13 @@
 //! reads the operations at scrape time: recording an operation costs one extra atomic
 //! add (its `le` bucket) and nothing else. Register your own metrics on the same
 //! registry and one [`encode`](crate::MetricsCollector::encode_prometheus) returns
-//! everything.
+//! everything: the operation families first, then the rest of the registry.
+//!
+//! On a registry the collector made itself, `encode_prometheus` writes the operation
+//! families straight into either format (the bulk of a scrape), byte for byte what
+//! `prometheus-client` would write, and leaves the rest to `prometheus-client`. On a
+//! registry of your own, which may carry a prefix and constant labels, everything goes
+//! through `prometheus-client`.
 //!
 //! # Families
 //!
@@ -49,9 +55,6 @@
 //!
 //! let text = collector.encode_prometheus(ExpositionFormat::OpenMetrics)?;
 //! let expected = "\
-//! ## HELP shop_orders Orders placed.
-//! ## TYPE shop_orders counter
-//! shop_orders_total 1
 //! ## HELP shop_operations Operations recorded.
 //! ## TYPE shop_operations counter
 //! shop_operations_total{operation=\"checkout\"} 2
@@ -74,6 +77,11 @@
 //! ## TYPE shop_build_info gauge
 //! ";
 //! assert!(text.starts_with(expected), "{text}");
+//! assert!(text.contains("\
+//! ## HELP shop_orders Orders placed.
+//! ## TYPE shop_orders counter
+//! shop_orders_total 1
+//! "));
 //! assert!(text.ends_with("# EOF\n"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -84,6 +92,8 @@ mod format;
 pub(crate) mod health;
 mod operations;
 mod process;
+mod readings;
+mod writer;
 
 pub use buckets::DEFAULT_BUCKETS;
 pub(crate) use buckets::{LeTable, validate as validate_buckets};
@@ -91,6 +101,8 @@ pub use format::ExpositionFormat;
 pub(crate) use format::openmetrics_to_prometheus;
 pub(crate) use operations::OperationsCollector;
 pub(crate) use process::ProcessCollector;
+pub(crate) use readings::Readings;
+pub(crate) use writer::{HandWritten, OperationsWriter};
 
 /// Checks a namespace against the Prometheus naming rules: `[a-zA-Z_][a-zA-Z0-9_]*`, not
 /// starting with `__` (reserved), at most 64 bytes.

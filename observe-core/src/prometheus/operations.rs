@@ -5,11 +5,21 @@ use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Unit;
 
+use super::readings::Readings;
 use crate::collector::WeakCollector;
-use crate::operation::LifetimeReading;
+use crate::operation::Lifetime;
+
+/// Help texts, shared with the hand-written encoder.
+pub(super) const HELP_OPERATIONS: &str = "Operations recorded.";
+pub(super) const HELP_ERRORS: &str =
+    "Operations that failed (cancellations included unless configured otherwise).";
+pub(super) const HELP_CANCELLED: &str =
+    "Operations abandoned before they ended (dropped timers and futures).";
+pub(super) const HELP_DURATION: &str = "How long operations took.";
+pub(super) const HELP_BUILD: &str = "The version of observe-core serving these metrics.";
 
 /// Picks one counter out of a reading.
-type ReadCounter = fn(&LifetimeReading) -> u64;
+type ReadCounter = fn(&Lifetime) -> u64;
 
 /// Encodes the operations of one collector; holds it weakly, so the registry inside
 /// the collector does not keep it alive.
@@ -40,33 +50,24 @@ impl Collector for OperationsCollector {
         let Some(collector) = self.collector.upgrade() else {
             return Ok(());
         };
+        if super::writer::writes_by_hand(&collector) {
+            // `MetricsCollector::encode_prometheus` writes these families itself.
+            return Ok(());
+        }
         // Read every entry's atomics once, then format without touching them again.
-        let mut readings: Vec<_> = collector
-            .operations()
-            .into_iter()
-            .map(|op| (op.name().to_owned(), op.lifetime()))
-            .collect();
-        readings.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let readings = Readings::take(&collector);
         let bounds = collector.le_seconds();
 
         let [ops, errors, cancelled, duration, build] = &self.names;
         let counters: [(&str, &str, ReadCounter); 3] = [
-            (ops, "Operations recorded.", |r| r.count),
-            (
-                errors,
-                "Operations that failed (cancellations included unless configured otherwise).",
-                |r| r.errors,
-            ),
-            (
-                cancelled,
-                "Operations abandoned before they ended (dropped timers and futures).",
-                |r| r.cancelled,
-            ),
+            (ops, HELP_OPERATIONS, |r| r.count),
+            (errors, HELP_ERRORS, |r| r.errors),
+            (cancelled, HELP_CANCELLED, |r| r.cancelled),
         ];
         for (name, help, value) in counters {
             let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
-            for (operation, reading) in &readings {
-                let labels = [("operation", operation.as_str())];
+            for (operation, reading, _) in readings.iter() {
+                let labels = [("operation", operation)];
                 family
                     .encode_family(&labels)?
                     .encode_counter::<NoLabelSet, _, u64>(&value(reading), None)?;
@@ -75,21 +76,21 @@ impl Collector for OperationsCollector {
 
         let mut family = encoder.encode_descriptor(
             duration,
-            "How long operations took.",
+            HELP_DURATION,
             Some(&Unit::Seconds),
             MetricType::Histogram,
         )?;
         let mut buckets: Vec<(f64, u64)> = Vec::with_capacity(bounds.len() + 1);
-        for (operation, reading) in &readings {
+        for (operation, reading, counts) in readings.iter() {
             buckets.clear();
             buckets.extend(
                 bounds
                     .iter()
                     .copied()
                     .chain(std::iter::once(f64::INFINITY))
-                    .zip(reading.buckets.iter().copied()),
+                    .zip(counts.iter().copied()),
             );
-            let labels = [("operation", operation.as_str())];
+            let labels = [("operation", operation)];
             family
                 .encode_family(&labels)?
                 .encode_histogram::<NoLabelSet>(
@@ -102,7 +103,7 @@ impl Collector for OperationsCollector {
 
         let mut family = encoder.encode_descriptor(
             build,
-            "The version of observe-core serving these metrics.",
+            HELP_BUILD,
             None,
             MetricType::Gauge,
         )?;

@@ -227,6 +227,95 @@ fn openmetrics_ends_with_eof_and_names_its_content_type() {
     );
 }
 
+/// `encode_prometheus` writes the operation families by hand, unless the registry is
+/// the user's own; then, as whenever the registry is encoded directly, they go through
+/// `prometheus-client`. Both ways must give the same text, in both formats.
+#[test]
+fn hand_written_families_equal_prometheus_clients_encoding_byte_for_byte() {
+    let buckets: [&[f64]; 2] = [
+        observe_core::prometheus::DEFAULT_BUCKETS,
+        &[1e-7, 0.3, 1.0, 7.5e3],
+    ];
+    for buckets in buckets {
+        let build = |registry: Option<prometheus_client::registry::Registry>| {
+            let builder = MetricsCollector::builder()
+                .namespace("svc")
+                .prometheus_buckets(buckets.iter().copied())
+                .process_metrics(false);
+            let collector = match registry {
+                Some(registry) => builder.prometheus_registry(registry),
+                None => builder,
+            }
+            .build()
+            .expect("valid");
+            for (i, name) in HOSTILE.iter().enumerate() {
+                for j in 0..=i as u64 {
+                    let took = Duration::from_micros(1 + j * j * 97_919);
+                    collector.record_operation(name, took, j == 1);
+                }
+            }
+            let cancelled = observe_core::Outcome::Cancelled;
+            collector.record_outcome("abandoned", Duration::from_millis(2), cancelled);
+            collector.reset();
+            collector.record_operation("after reset", Duration::from_nanos(1), false);
+            collector
+        };
+        let by_hand = build(None);
+        let through_client = build(Some(prometheus_client::registry::Registry::default()));
+
+        let mut registry_text = String::new();
+        by_hand
+            .with_prometheus_registry(|registry| {
+                prometheus_client::encoding::text::encode(&mut registry_text, registry)
+            })
+            .expect("encodes");
+        assert!(
+            registry_text.contains("svc_operations_total{operation=\"say \\\"hi\\\"\"} 3\n"),
+            "{registry_text}"
+        );
+        for format in [ExpositionFormat::OpenMetrics, ExpositionFormat::Prometheus] {
+            let hand = by_hand.encode_prometheus(format).expect("encodes");
+            let client = through_client.encode_prometheus(format).expect("encodes");
+            assert_same_text(&hand, &client);
+            if format == ExpositionFormat::OpenMetrics {
+                assert_same_text(&hand, &registry_text);
+            }
+        }
+    }
+}
+
+/// Fails on the first line that differs, showing that line rather than both texts.
+fn assert_same_text(got: &str, want: &str) {
+    for (i, (g, w)) in got.lines().zip(want.lines()).enumerate() {
+        assert_eq!(g, w, "line {}", i + 1);
+    }
+    assert_eq!(got.lines().count(), want.lines().count());
+    assert_eq!(got, want);
+}
+
+/// A registry of the user's own keeps its prefix and constant labels on every family.
+#[test]
+fn a_registry_of_your_own_applies_its_prefix_and_labels_to_the_operations() {
+    let registry = prometheus_client::registry::Registry::with_prefix_and_labels(
+        "team",
+        [("region".into(), "eu".into())].into_iter(),
+    );
+    let collector = MetricsCollector::builder()
+        .prometheus_registry(registry)
+        .process_metrics(false)
+        .build()
+        .expect("valid");
+    collector.record_operation("checkout", Duration::from_millis(3), false);
+    let text = collector
+        .encode_prometheus(ExpositionFormat::Prometheus)
+        .expect("encodes");
+    assert!(
+        text.contains("team_observe_operations_total{region=\"eu\",operation=\"checkout\"} 1\n"),
+        "{text}"
+    );
+    promtool::check(&text);
+}
+
 #[test]
 fn a_bad_namespace_or_bucket_list_is_a_clear_error() {
     let err = MetricsCollector::builder()

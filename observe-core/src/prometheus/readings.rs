@@ -1,0 +1,51 @@
+//! One read of every operation's lifetime counters, shared by both encoders.
+
+use std::sync::Arc;
+
+use crate::collector::MetricsCollector;
+use crate::operation::{Lifetime, Operation};
+
+/// The lifetime figures of every operation of a collector, sorted by name: each entry's
+/// atomics are read once, before any text is written.
+#[derive(Debug)]
+pub(crate) struct Readings {
+    ops: Vec<(Arc<Operation>, Lifetime)>,
+    /// `buckets_per_op` counts per operation, in the order of `ops`; not cumulative, the
+    /// last one is `+Inf`.
+    buckets: Vec<u64>,
+    buckets_per_op: usize,
+}
+
+impl Readings {
+    pub(crate) fn take(collector: &MetricsCollector) -> Self {
+        let mut operations = collector.operations();
+        operations.sort_unstable_by(|a, b| a.name().cmp(b.name()));
+        let buckets_per_op = collector.le_seconds().len() + 1;
+        let mut buckets = Vec::with_capacity(operations.len() * buckets_per_op);
+        let ops = operations
+            .into_iter()
+            .map(|op| {
+                let lifetime = op.read_lifetime(&mut buckets);
+                (op, lifetime)
+            })
+            .collect();
+        Self {
+            ops,
+            buckets,
+            buckets_per_op,
+        }
+    }
+
+    /// How many operations were read.
+    pub(crate) fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// Each operation's name, lifetime figures and `le` counts.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &Lifetime, &[u64])> {
+        self.ops
+            .iter()
+            .zip(self.buckets.chunks_exact(self.buckets_per_op.max(1)))
+            .map(|((op, lifetime), buckets)| (op.name(), lifetime, buckets))
+    }
+}
