@@ -37,7 +37,8 @@ pub struct Clock {
 
 #[derive(Clone, Debug)]
 enum ClockKind {
-    System(coarsetime::Instant),
+    /// The coarse clock's reading, in nanoseconds, when this clock was created.
+    System(u64),
     Manual(ManualClock),
 }
 
@@ -46,7 +47,7 @@ impl Clock {
     #[must_use]
     pub fn system() -> Self {
         Self {
-            kind: ClockKind::System(coarsetime::Instant::now_without_cache_update()),
+            kind: ClockKind::System(coarse_ns()),
         }
     }
 
@@ -54,12 +55,29 @@ impl Clock {
     #[inline]
     pub(crate) fn now_ns(&self) -> u64 {
         match &self.kind {
-            ClockKind::System(origin) => coarsetime::Instant::now_without_cache_update()
-                .duration_since(*origin)
-                .as_nanos(),
+            ClockKind::System(origin) => coarse_ns().saturating_sub(*origin),
             ClockKind::Manual(manual) => manual.nanos.load(Ordering::Relaxed),
         }
     }
+}
+
+/// `CLOCK_MONOTONIC_COARSE` in nanoseconds, read through the vDSO by `rustix` with no
+/// libc call in between: the clock is read on every record.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[inline]
+fn coarse_ns() -> u64 {
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::MonotonicCoarse);
+    let secs = u64::try_from(now.tv_sec).unwrap_or(0);
+    let nanos = u64::try_from(now.tv_nsec).unwrap_or(0);
+    secs.wrapping_mul(1_000_000_000).wrapping_add(nanos)
+}
+
+/// The platform's coarse monotonic clock, through `coarsetime`, in nanoseconds.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+#[inline]
+fn coarse_ns() -> u64 {
+    let ticks = coarsetime::Instant::now_without_cache_update().as_ticks();
+    coarsetime::Duration::from_ticks(ticks).as_nanos()
 }
 
 impl Default for Clock {

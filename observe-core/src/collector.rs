@@ -62,6 +62,11 @@ struct Inner {
     /// own, whose prefix and constant labels only `prometheus-client` applies.
     #[cfg(feature = "prometheus")]
     writer: Option<crate::prometheus::OperationsWriter>,
+    /// Held (shared) while exporters read lifetime counts and (exclusive) while a reset
+    /// moves counts between the histograms and the exported baselines, so that a scrape
+    /// never sees a count in both places or in neither. Recorders never take it.
+    #[cfg(feature = "prometheus")]
+    exporting: std::sync::RwLock<()>,
     /// Entries counted against the cap (the overflow entry excluded).
     len: AtomicUsize,
     /// Serialises the creation of entries (never taken by readers or recorders of
@@ -96,6 +101,7 @@ impl MetricsCollector {
             cancelled_is_error: b.cancelled_is_error,
             window_length: b.window_length,
             window_slots: b.window_slots,
+            stripes: crate::stripe::stripe_count(),
             start_ns,
             start_wall: SystemTime::now(),
             #[cfg(feature = "prometheus")]
@@ -119,6 +125,8 @@ impl MetricsCollector {
                     #[cfg(feature = "prometheus")]
                     writer,
                     map: Map::with_hasher(foldhash::fast::RandomState::default()),
+                    #[cfg(feature = "prometheus")]
+                    exporting: std::sync::RwLock::new(()),
                     len: AtomicUsize::new(0),
                     creating: Mutex::new(()),
                     extensions: Mutex::new(HashMap::new()),
@@ -240,6 +248,12 @@ impl MetricsCollector {
     /// lifetime counters behind exporters keep counting, so exported counters stay
     /// monotonic.
     pub fn reset(&self) {
+        #[cfg(feature = "prometheus")]
+        let _exclusive = self
+            .inner
+            .exporting
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         for op in self.operations() {
             op.reset();
         }
@@ -401,6 +415,15 @@ impl MetricsCollector {
     #[cfg(feature = "prometheus")]
     pub(crate) fn le_seconds(&self) -> &[f64] {
         self.inner.shared.le.seconds()
+    }
+
+    /// Keeps resets out while lifetime counts are read.
+    #[cfg(feature = "prometheus")]
+    pub(crate) fn exporting(&self) -> std::sync::RwLockReadGuard<'_, ()> {
+        self.inner
+            .exporting
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub(crate) fn operations(&self) -> Vec<Arc<Operation>> {

@@ -10,6 +10,7 @@
 //! Counts are `u32` to halve the memory of an entry; the rare bucket that passes
 //! `u32::MAX` spills its high word into a second array allocated at that moment.
 
+use std::ops::Range;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
@@ -42,6 +43,7 @@ impl Layout {
         }
     }
 
+    #[inline]
     fn half(self) -> usize {
         1 << (self.sub_bits - 1)
     }
@@ -57,6 +59,7 @@ impl Layout {
     }
 
     /// A coarse bucket is `2^coarse_shift` consecutive fine buckets.
+    #[inline]
     pub(crate) fn coarse_shift(self) -> u32 {
         self.sub_bits - 1 - COARSE_BITS_PER_OCTAVE.min(self.sub_bits - 1)
     }
@@ -159,17 +162,65 @@ impl Counts {
         out
     }
 
+    /// Stores the sum of each run of `2^coarse_shift` counters (one coarse bucket of
+    /// `layout`) into `coarse`, modulo 2^32.
+    pub(crate) fn coarse_into(&self, layout: Layout, coarse: &[AtomicU32]) {
+        let run = 1 << layout.coarse_shift();
+        for (out, chunk) in coarse.iter().zip(self.low.chunks(run)) {
+            let sum = chunk
+                .iter()
+                .fold(0u32, |sum, c| sum.wrapping_add(c.load(Relaxed)));
+            out.store(sum, Relaxed);
+        }
+    }
+
     /// The sum of every counter, without collecting them.
-    #[cfg(not(feature = "prometheus"))]
     pub(crate) fn total(&self) -> u64 {
-        let low: u64 = self.low.iter().map(|c| u64::from(c.load(Relaxed))).sum();
+        self.sum(0..self.low.len())
+    }
+
+    /// The sum of the counters in `range` (cut to the histogram).
+    pub(crate) fn sum(&self, range: Range<usize>) -> u64 {
+        let low: u64 = self
+            .low
+            .get(range.clone())
+            .unwrap_or_default()
+            .iter()
+            .map(|c| u64::from(c.load(Relaxed)))
+            .sum();
         let high: u64 = self.high.get().map_or(0, |high| {
-            high.iter().map(|c| u64::from(c.load(Relaxed)) << 32).sum()
+            high.get(range)
+                .unwrap_or_default()
+                .iter()
+                .map(|c| u64::from(c.load(Relaxed)) << 32)
+                .sum()
+        });
+        low + high
+    }
+
+    #[cfg(feature = "prometheus")]
+    /// Sets the counters in `range` to zero and returns their sum: no add racing with
+    /// it is lost, each is either in the sum or left in its counter.
+    pub(crate) fn take(&self, range: Range<usize>) -> u64 {
+        let low: u64 = self
+            .low
+            .get(range.clone())
+            .unwrap_or_default()
+            .iter()
+            .map(|c| u64::from(c.swap(0, Relaxed)))
+            .sum();
+        let high: u64 = self.high.get().map_or(0, |high| {
+            high.get(range)
+                .unwrap_or_default()
+                .iter()
+                .map(|c| u64::from(c.swap(0, Relaxed)) << 32)
+                .sum()
         });
         low + high
     }
 
     /// Sets every counter to zero.
+    #[cfg(any(test, not(feature = "prometheus")))]
     pub(crate) fn clear(&self) {
         for counter in self.low.iter() {
             counter.store(0, Relaxed);

@@ -71,6 +71,7 @@ mod process;
 #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
 pub mod prometheus;
 mod report;
+mod stripe;
 mod timer;
 mod window;
 

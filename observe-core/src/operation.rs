@@ -1,15 +1,16 @@
 //! The stats of one operation, and [`OperationHandle`], which records into them
 //! without any name lookup.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use crate::clock::Clock;
-use crate::histogram::{Counts, Layout, quantile_bucket};
+use crate::histogram::{Layout, quantile_bucket};
 use crate::report::{OperationSnapshot, RecentSnapshot, percent};
+use crate::stripe::{Merged, Record, Stripe, thread_stripe};
 use crate::timer::{OperationTimer, Timed};
-use crate::window::Window;
+use crate::window::WindowReading;
 
 /// Longest duration recorded as is (2^53 ns, about 104 days); longer ones are clamped,
 /// so totals stay exact as floats and cannot wrap in practice.
@@ -49,6 +50,8 @@ pub(crate) struct Shared {
     pub(crate) cancelled_is_error: bool,
     pub(crate) window_length: Duration,
     pub(crate) window_slots: usize,
+    /// The most stripes an operation spreads over (one per core).
+    pub(crate) stripes: usize,
     /// `clock.now_ns()` when the collector was created.
     pub(crate) start_ns: u64,
     /// The wall-clock time matching `start_ns`.
@@ -66,35 +69,32 @@ impl Shared {
 
 /// The stats of one operation. Recording touches only atomics.
 ///
-/// Lifetime counters (`total_ns`, `errors`, `cancelled`) never go back; [`reset`](Self::reset)
-/// moves a baseline that the JSON views subtract, so exporters can stay monotonic. The
-/// histogram, min, max and window serve only the JSON views and are cleared by a reset.
+/// Lifetime counters (total, errors, cancelled, `le` counts) never go back;
+/// [`reset`](Self::reset) moves a baseline that the JSON views subtract, so exporters can
+/// stay monotonic. The histogram, min, max and window serve only the JSON views and are
+/// cleared by a reset. What a record writes lives in [`Stripe`]s: one, or one per core
+/// once recorders collide (see [`crate::stripe`]).
 #[derive(Debug)]
 pub(crate) struct Operation {
     name: Box<str>,
     shared: Arc<Shared>,
-    histogram: Counts,
-    total_ns: AtomicU64,
-    errors: AtomicU64,
-    cancelled: AtomicU64,
-    min_ns: AtomicU64,
-    max_ns: AtomicU64,
-    /// `1 + clock.now_ns()` of the last record; 0 for never.
-    last_ns: AtomicU64,
-    window: Window,
+    first: Stripe,
+    /// The other stripes, allocated when a thread that maps to one first records into
+    /// this operation after it spread.
+    more: Box<[OnceLock<Box<Stripe>>]>,
+    /// Collisions seen on the first stripe, up to `SPREAD_AFTER`.
+    collisions: AtomicU32,
     base_total_ns: AtomicU64,
     base_errors: AtomicU64,
     base_cancelled: AtomicU64,
-    /// Lifetime count per Prometheus `le` bucket (never reset).
-    #[cfg(feature = "prometheus")]
-    le_counts: Box<[AtomicU64]>,
-    /// The lifetime count at the last reset.
-    #[cfg(feature = "prometheus")]
-    base_count: AtomicU64,
 }
 
+/// Collisions on the first stripe after which an operation spreads over more: a few, so
+/// that one unlucky coincidence does not cost an operation a stripe per core.
+const SPREAD_AFTER: u32 = 8;
+
 /// Count, errors, total and longest duration since the last reset: what a summary
-/// needs, read without walking the histogram.
+/// needs, without quantiles or windows.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Totals {
     pub(crate) count: u64,
@@ -114,27 +114,24 @@ pub(crate) struct Lifetime {
     pub(crate) sum_seconds: f64,
 }
 
+/// Sums of the lifetime scalars over every stripe.
+#[derive(Clone, Copy, Debug, Default)]
+struct Sums {
+    total_ns: u64,
+    errors: u64,
+    cancelled: u64,
+}
+
 impl Operation {
     pub(crate) fn new(name: &str, shared: Arc<Shared>) -> Self {
-        let layout = shared.layout;
-        let window = Window::new(layout, shared.window_length, shared.window_slots);
         Self {
             name: name.into(),
-            histogram: Counts::new(layout.buckets()),
-            total_ns: AtomicU64::new(0),
-            errors: AtomicU64::new(0),
-            cancelled: AtomicU64::new(0),
-            min_ns: AtomicU64::new(u64::MAX),
-            max_ns: AtomicU64::new(0),
-            last_ns: AtomicU64::new(0),
-            window,
+            first: Stripe::new(&shared),
+            more: (1..shared.stripes).map(|_| OnceLock::new()).collect(),
+            collisions: AtomicU32::new(0),
             base_total_ns: AtomicU64::new(0),
             base_errors: AtomicU64::new(0),
             base_cancelled: AtomicU64::new(0),
-            #[cfg(feature = "prometheus")]
-            le_counts: (0..shared.le.len()).map(|_| AtomicU64::new(0)).collect(),
-            #[cfg(feature = "prometheus")]
-            base_count: AtomicU64::new(0),
             shared,
         }
     }
@@ -145,76 +142,109 @@ impl Operation {
 
     #[inline]
     pub(crate) fn record(&self, duration: Duration, outcome: Outcome) {
+        let shared = &*self.shared;
         let ns = u64::try_from(duration.as_nanos())
             .unwrap_or(u64::MAX)
             .min(MAX_RECORDED_NS);
-        let now = self.shared.clock.now_ns();
-        let layout = self.shared.layout;
-        let idx = layout.index(ns);
-        self.histogram.increment(idx);
-        #[cfg(feature = "prometheus")]
-        if let Some(counter) = self.le_counts.get(self.shared.le.index(idx, ns)) {
-            counter.fetch_add(1, Relaxed);
-        }
-        self.total_ns.fetch_add(ns, Relaxed);
-        if ns < self.min_ns.load(Relaxed) {
-            self.min_ns.fetch_min(ns, Relaxed);
-        }
-        if ns > self.max_ns.load(Relaxed) {
-            self.max_ns.fetch_max(ns, Relaxed);
-        }
-        let failed = match outcome {
-            Outcome::Ok => false,
-            Outcome::Error => true,
-            Outcome::Cancelled => {
-                self.cancelled.fetch_add(1, Relaxed);
-                self.shared.cancelled_is_error
-            }
+        let (failed, cancelled) = match outcome {
+            Outcome::Ok => (false, false),
+            Outcome::Error => (true, false),
+            Outcome::Cancelled => (shared.cancelled_is_error, true),
         };
-        if failed {
-            self.errors.fetch_add(1, Relaxed);
+        let record = Record {
+            ns,
+            now: shared.clock.now_ns(),
+            idx: shared.layout.index(ns),
+            failed,
+            cancelled,
+        };
+        if self.collisions.load(Relaxed) < SPREAD_AFTER {
+            if !self.first.record(shared, record) {
+                self.collisions.fetch_add(1, Relaxed);
+            }
+        } else {
+            self.spread_stripe().record(shared, record);
         }
-        self.window
-            .record(now, idx >> layout.coarse_shift(), failed);
-        let stamp = now.saturating_add(1);
-        if self.last_ns.load(Relaxed) != stamp {
-            self.last_ns.store(stamp, Relaxed);
+    }
+
+    /// This thread's stripe of an operation that has spread.
+    #[cold]
+    fn spread_stripe(&self) -> &Stripe {
+        match thread_stripe(self.more.len() + 1).checked_sub(1) {
+            Some(i) => match self.more.get(i) {
+                Some(slot) => slot.get_or_init(|| Box::new(Stripe::new(&self.shared))),
+                None => &self.first,
+            },
+            None => &self.first,
         }
+    }
+
+    /// Every stripe in use.
+    fn stripes(&self) -> impl Iterator<Item = &Stripe> {
+        std::iter::once(&self.first).chain(self.more.iter().filter_map(|s| s.get().map(|b| &**b)))
+    }
+
+    fn sums(&self) -> Sums {
+        self.stripes().fold(Sums::default(), |sums, stripe| Sums {
+            total_ns: sums
+                .total_ns
+                .wrapping_add(stripe.hot.total_ns.load(Relaxed)),
+            errors: sums.errors + stripe.hot.errors.load(Relaxed),
+            cancelled: sums.cancelled + stripe.hot.cancelled.load(Relaxed),
+        })
+    }
+
+    /// The shortest and longest durations since the last reset, over every stripe.
+    fn min_max(&self) -> (u64, u64) {
+        self.stripes().fold((u64::MAX, 0), |(min, max), stripe| {
+            (
+                min.min(stripe.hot.min_ns.load(Relaxed)),
+                max.max(stripe.hot.max_ns.load(Relaxed)),
+            )
+        })
     }
 
     /// Reads every atomic once and computes the figures.
     pub(crate) fn snapshot(&self, now_ns: u64) -> OperationSnapshot {
         let layout = self.shared.layout;
-        let counts = self.histogram.read();
+        let merged = Merged::read(layout, now_ns, self.stripes());
+        let counts = &merged.counts;
         let count: u64 = counts.iter().sum();
-        let total = self
+        let sums = self.sums();
+        let total = sums
             .total_ns
-            .load(Relaxed)
             .saturating_sub(self.base_total_ns.load(Relaxed));
-        let errors = self
+        let errors = sums
             .errors
-            .load(Relaxed)
             .saturating_sub(self.base_errors.load(Relaxed))
             .min(count);
-        let cancelled = self
+        let cancelled = sums
             .cancelled
-            .load(Relaxed)
             .saturating_sub(self.base_cancelled.load(Relaxed))
             .min(count);
         let (min, max) = if count == 0 {
             (0, 0)
         } else {
-            let max = self.max_ns.load(Relaxed);
-            (self.min_ns.load(Relaxed).min(max), max)
+            let (min, max) = self.min_max();
+            (min.min(max), max)
         };
         let quantile = |q: f64| {
-            quantile_bucket(&counts, count, q).map_or(Duration::ZERO, |b| {
+            quantile_bucket(counts, count, q).map_or(Duration::ZERO, |b| {
                 Duration::from_nanos(layout.mid_ns(b).clamp(min, max))
             })
         };
-        let last = self.last_ns.load(Relaxed);
+        let last = self
+            .stripes()
+            .map(|s| s.hot.last_ns.load(Relaxed))
+            .max()
+            .unwrap_or(0);
         let age = now_ns.saturating_sub(self.shared.start_ns);
-        let window = self.window.read(layout, now_ns, age);
+        let window = WindowReading::new(
+            layout,
+            &merged.recent_counts,
+            merged.recent_errors,
+            self.first.window.covered(now_ns, age),
+        );
         let covered = window.covered.as_secs_f64();
         OperationSnapshot {
             name: self.name.to_string(),
@@ -246,84 +276,63 @@ impl Operation {
     }
 
     /// Reads the lifetime counters once each, appending the `le` counts (not
-    /// cumulative; the last is `+Inf`) to `buckets`.
+    /// cumulative; the last is `+Inf`) to `buckets`. Must not run during a
+    /// [`reset`](Self::reset).
     #[cfg(feature = "prometheus")]
     pub(crate) fn read_lifetime(&self, buckets: &mut Vec<u64>) -> Lifetime {
         let start = buckets.len();
-        buckets.extend(self.le_counts.iter().map(|c| c.load(Relaxed)));
-        let count = buckets[start..].iter().sum();
+        buckets.resize(start + self.shared.le.len(), 0);
+        let mine = &mut buckets[start..];
+        for stripe in self.stripes() {
+            stripe.add_le(&self.shared, mine);
+        }
+        let count = mine.iter().sum();
+        let sums = self.sums();
         Lifetime {
             count,
-            errors: self.errors.load(Relaxed).min(count),
-            cancelled: self.cancelled.load(Relaxed).min(count),
-            sum_seconds: self.total_ns.load(Relaxed) as f64 / 1e9,
+            errors: sums.errors.min(count),
+            cancelled: sums.cancelled.min(count),
+            sum_seconds: sums.total_ns as f64 / 1e9,
         }
     }
 
-    /// Count, errors, total and longest duration since the last reset. With the
-    /// `prometheus` feature the count comes from the few `le` counters; without, from
-    /// the histogram.
+    /// Count, errors, total and longest duration since the last reset, without
+    /// quantiles or windows.
     pub(crate) fn totals(&self) -> Totals {
-        #[cfg(feature = "prometheus")]
-        let count = self
-            .le_counts
-            .iter()
-            .map(|c| c.load(Relaxed))
-            .sum::<u64>()
-            .saturating_sub(self.base_count.load(Relaxed));
-        #[cfg(not(feature = "prometheus"))]
-        let count = self.histogram.total();
-        let since_reset = |value: &AtomicU64, base: &AtomicU64| {
-            value.load(Relaxed).saturating_sub(base.load(Relaxed))
-        };
+        let count = self.stripes().map(|s| s.histogram.total()).sum();
+        let sums = self.sums();
         Totals {
             count,
-            errors: since_reset(&self.errors, &self.base_errors).min(count),
-            total_ns: since_reset(&self.total_ns, &self.base_total_ns),
-            max_ns: if count == 0 {
-                0
-            } else {
-                self.max_ns.load(Relaxed)
-            },
+            errors: sums
+                .errors
+                .saturating_sub(self.base_errors.load(Relaxed))
+                .min(count),
+            total_ns: sums
+                .total_ns
+                .saturating_sub(self.base_total_ns.load(Relaxed)),
+            max_ns: if count == 0 { 0 } else { self.min_max().1 },
         }
     }
 
-    /// Restarts the JSON views; lifetime counters keep counting.
+    /// Restarts the JSON views; lifetime counters keep counting. Must not run while
+    /// [`read_lifetime`](Self::read_lifetime) does.
     pub(crate) fn reset(&self) {
-        #[cfg(feature = "prometheus")]
-        self.base_count.store(
-            self.le_counts.iter().map(|c| c.load(Relaxed)).sum(),
-            Relaxed,
-        );
-        self.base_total_ns
-            .store(self.total_ns.load(Relaxed), Relaxed);
-        self.base_errors.store(self.errors.load(Relaxed), Relaxed);
-        self.base_cancelled
-            .store(self.cancelled.load(Relaxed), Relaxed);
-        self.histogram.clear();
-        self.min_ns.store(u64::MAX, Relaxed);
-        self.max_ns.store(0, Relaxed);
-        self.last_ns.store(0, Relaxed);
-        self.window.clear();
+        let sums = self.sums();
+        self.base_total_ns.store(sums.total_ns, Relaxed);
+        self.base_errors.store(sums.errors, Relaxed);
+        self.base_cancelled.store(sums.cancelled, Relaxed);
+        for stripe in self.stripes() {
+            stripe.reset(&self.shared);
+        }
     }
 
     /// Bytes held by this entry, heap included.
     pub(crate) fn memory_bytes(&self) -> usize {
         std::mem::size_of::<Self>()
             + self.name.len()
-            + self.histogram.heap_bytes()
-            + self.window.heap_bytes()
-            + self.le_bytes()
-    }
-
-    #[cfg(feature = "prometheus")]
-    fn le_bytes(&self) -> usize {
-        self.le_counts.len() * std::mem::size_of::<AtomicU64>()
-    }
-
-    #[cfg(not(feature = "prometheus"))]
-    fn le_bytes(&self) -> usize {
-        0
+            + self.more.len() * std::mem::size_of::<OnceLock<Box<Stripe>>>()
+            + self.stripes().map(Stripe::memory_bytes).sum::<usize>()
+            - std::mem::size_of::<Stripe>()
     }
 }
 
@@ -403,5 +412,90 @@ impl std::fmt::Debug for OperationHandle {
         f.debug_struct("OperationHandle")
             .field("name", &self.op.name())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering::Relaxed;
+    use std::time::{Duration, SystemTime};
+
+    use super::{Operation, Outcome, SPREAD_AFTER, Shared};
+    use crate::clock::{Clock, ManualClock};
+    use crate::histogram::{DEFAULT_PRECISION, Layout};
+
+    fn shared(stripes: usize) -> Arc<Shared> {
+        let layout = Layout::new(DEFAULT_PRECISION);
+        Arc::new(Shared {
+            layout,
+            clock: Clock::from(ManualClock::new()),
+            cancelled_is_error: true,
+            window_length: Duration::from_secs(60),
+            window_slots: 6,
+            stripes,
+            start_ns: 0,
+            start_wall: SystemTime::now(),
+            #[cfg(feature = "prometheus")]
+            le: crate::prometheus::LeTable::new(layout, crate::prometheus::DEFAULT_BUCKETS),
+        })
+    }
+
+    #[test]
+    fn a_spread_operation_adds_its_stripes_up_exactly() {
+        const THREADS: u64 = 6;
+        const EACH: u64 = 10_000;
+        let op = Operation::new("x", shared(4));
+        op.collisions.store(SPREAD_AFTER, Relaxed);
+        std::thread::scope(|scope| {
+            for t in 0..THREADS {
+                let op = &op;
+                scope.spawn(move || {
+                    for i in 0..EACH {
+                        let outcome = match i % 7 {
+                            0 => Outcome::Cancelled,
+                            1 | 2 => Outcome::Error,
+                            _ => Outcome::Ok,
+                        };
+                        op.record(Duration::from_nanos(1_000 + t * EACH + i), outcome);
+                    }
+                });
+            }
+        });
+        assert!(op.stripes().count() >= 2, "six threads share one stripe");
+
+        let all = THREADS * EACH;
+        let cancelled = THREADS * EACH.div_ceil(7);
+        let errors = THREADS * (EACH / 7 * 2 + 2) + cancelled;
+        let total: u64 = (0..all).map(|n| 1_000 + n).sum();
+        let snapshot = op.snapshot(0);
+        assert_eq!(snapshot.count, all);
+        assert_eq!(snapshot.cancelled_count, cancelled);
+        assert_eq!(snapshot.error_count, errors);
+        assert_eq!(snapshot.total, Duration::from_nanos(total));
+        assert_eq!(snapshot.min, Duration::from_nanos(1_000));
+        assert_eq!(snapshot.max, Duration::from_nanos(1_000 + all - 1));
+        assert_eq!(
+            (snapshot.recent.count, snapshot.recent.error_count),
+            (all, errors)
+        );
+        let totals = op.totals();
+        assert_eq!(
+            (totals.count, totals.errors, totals.total_ns),
+            (all, errors, total)
+        );
+
+        op.reset();
+        assert_eq!(op.snapshot(0).count, 0);
+        op.record(Duration::from_millis(1), Outcome::Ok);
+        assert_eq!(op.snapshot(0).count, 1);
+        #[cfg(feature = "prometheus")]
+        {
+            let mut buckets = Vec::new();
+            let lifetime = op.read_lifetime(&mut buckets);
+            assert_eq!(lifetime.count, all + 1);
+            assert_eq!(buckets.iter().sum::<u64>(), all + 1);
+            assert_eq!(lifetime.errors, errors);
+        }
     }
 }

@@ -1,15 +1,23 @@
-//! A ring of time slots holding the recent behaviour of one operation.
+//! The recent behaviour of one operation (of one [`Stripe`](crate::stripe::Stripe)), as
+//! checkpoints of its running counts.
 //!
 //! Health decisions need what happened in the last minute, not since start: a lifetime
-//! error rate hides a fresh outage after a long uptime. Each slot covers
-//! `window / slots` of time and holds the slot's error count and a coarse latency
-//! histogram (8 buckets per power of two, so a recent quantile is within 6.25 %); its
-//! count is the sum of that histogram. The first recorder to reach a slot whose time has
-//! passed claims and clears it, so recording stays lock-free; a record racing with that
-//! clearing by a few nanoseconds may be lost from the window (never from the lifetime
-//! figures).
+//! error rate hides a fresh outage after a long uptime. Time is cut into periods of
+//! `window / slots`; a slot holds a checkpoint of one period: the coarse latency
+//! histogram (8 buckets per power of two, so a recent quantile is within 6.25 %) and
+//! the error count as they stood when the period's first record arrived. What happened
+//! since the window began is what is counted now minus the checkpoint of its oldest
+//! period, so a record writes nothing here: only the first record of a period takes a
+//! checkpoint (a read of the fine histogram, once per period). A period with no
+//! checkpoint had no record, so the next checkpoint, or the counts of now, stand for its
+//! start.
+//!
+//! Checkpoints race with recorders: a record that lands while the first record of its
+//! period takes the checkpoint may be counted in the previous period. The lifetime
+//! figures are exact whatever happens here.
 
-use std::sync::atomic::{AtomicU64, Ordering::AcqRel, Ordering::Acquire, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::AcqRel, Ordering::Acquire};
+use std::sync::atomic::{Ordering::Relaxed, Ordering::Release};
 use std::time::Duration;
 
 use crate::histogram::{Counts, Layout, quantile_bucket};
@@ -24,34 +32,59 @@ pub(crate) struct WindowReading {
     pub(crate) p95_ns: Option<u64>,
 }
 
-#[derive(Debug)]
-struct Slot {
-    /// `1 + now / slot_ns` of the period this slot holds; 0 for never used.
-    epoch: AtomicU64,
-    errors: AtomicU64,
-    histogram: Counts,
+impl WindowReading {
+    /// The reading of merged coarse counts and errors over `covered`.
+    pub(crate) fn new(layout: Layout, merged: &[u64], errors: u64, covered: Duration) -> Self {
+        let count = merged.iter().sum();
+        Self {
+            count,
+            errors: errors.min(count),
+            covered,
+            p95_ns: quantile_bucket(merged, count, 0.95).map(|b| layout.coarse_mid_ns(b)),
+        }
+    }
 }
 
-/// The recent window of one operation.
+/// The counts at the start of one period.
+#[derive(Debug)]
+struct Checkpoint {
+    /// `1 + now / slot_ns` of the period; 0 while unused or being written.
+    epoch: AtomicU64,
+    errors: AtomicU64,
+    /// Coarse counts, modulo 2^32: a window never holds 2^32 records of one bucket.
+    coarse: Box<[AtomicU32]>,
+}
+
+/// Bits of [`Window::latest`] below the epoch (the builder allows 3,600 slots).
+const SLOT_BITS: u32 = 12;
+const MAX_SLOTS: usize = 1 << SLOT_BITS;
+
+/// The recent window of one stripe.
 #[derive(Debug)]
 pub(crate) struct Window {
-    slots: Box<[Slot]>,
+    slots: Box<[Checkpoint]>,
     slot_ns: u64,
+    /// The latest period a record reached, shifted left by `SLOT_BITS`: a record of the
+    /// same period only compares its time with it.
+    latest: AtomicU64,
 }
 
 impl Window {
     pub(crate) fn new(layout: Layout, length: Duration, slots: usize) -> Self {
-        let slots = slots.max(1);
+        let slots = slots.clamp(1, MAX_SLOTS);
         let slot_ns = (u64::try_from(length.as_nanos()).unwrap_or(u64::MAX) / slots as u64).max(1);
         Self {
             slots: (0..slots)
-                .map(|_| Slot {
+                .map(|_| Checkpoint {
                     epoch: AtomicU64::new(0),
                     errors: AtomicU64::new(0),
-                    histogram: Counts::new(layout.coarse_buckets()),
+                    coarse: (0..layout.coarse_buckets())
+                        .map(|_| AtomicU32::new(0))
+                        .collect(),
                 })
                 .collect(),
             slot_ns,
+            latest: AtomicU64::new(0),
         }
     }
 
@@ -59,75 +92,115 @@ impl Window {
         now_ns / self.slot_ns + 1
     }
 
-    fn slot(&self, epoch: u64) -> &Slot {
-        &self.slots[(epoch % self.slots.len() as u64) as usize]
-    }
-
-    /// Records one operation that ended at `now_ns`, in coarse bucket `coarse`.
+    /// Called by every record ending at `now_ns`, before it counts itself in
+    /// `histogram` and `errors`: the first record of a period takes its checkpoint.
     #[inline]
-    pub(crate) fn record(&self, now_ns: u64, coarse: usize, failed: bool) {
-        let epoch = self.epoch(now_ns);
-        let slot = self.slot(epoch);
-        let current = slot.epoch.load(Acquire);
-        if current != epoch {
-            if current > epoch {
-                // A clock that went backwards: the slot now holds a later period.
-                return;
-            }
-            if slot
-                .epoch
-                .compare_exchange(current, epoch, AcqRel, Acquire)
-                .is_ok()
-            {
-                slot.errors.store(0, Relaxed);
-                slot.histogram.clear();
-            }
-        }
-        slot.histogram.increment(coarse);
-        if failed {
-            slot.errors.fetch_add(1, Relaxed);
+    pub(crate) fn tick(&self, layout: Layout, now_ns: u64, histogram: &Counts, errors: &AtomicU64) {
+        let latest = self.latest.load(Relaxed);
+        let epoch = latest >> SLOT_BITS;
+        // Epoch `e` covers `[(e - 1) * slot_ns, e * slot_ns)`.
+        let start = epoch.wrapping_sub(1).wrapping_mul(self.slot_ns);
+        if epoch == 0 || now_ns.wrapping_sub(start) >= self.slot_ns {
+            self.begin_period(layout, now_ns, latest, histogram, errors);
         }
     }
 
-    /// Reads the slots still inside the window at `now_ns`; `age_ns` is how long the
-    /// owner has existed, so a young window does not report a rate over time it never saw.
-    pub(crate) fn read(&self, layout: Layout, now_ns: u64, age_ns: u64) -> WindowReading {
+    #[cold]
+    fn begin_period(
+        &self,
+        layout: Layout,
+        now_ns: u64,
+        latest: u64,
+        histogram: &Counts,
+        errors: &AtomicU64,
+    ) {
+        let epoch = self.epoch(now_ns);
+        // An earlier period (a clock that went backwards, a late thread) changes nothing;
+        // of the records that reach a new one, one takes the checkpoint.
+        if epoch <= latest >> SLOT_BITS
+            || epoch
+                .checked_shl(SLOT_BITS)
+                .is_none_or(|e| e >> SLOT_BITS != epoch)
+            || self
+                .latest
+                .compare_exchange(latest, epoch << SLOT_BITS, AcqRel, Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        let Some(slot) = self.slots.get((epoch % self.slots.len() as u64) as usize) else {
+            return;
+        };
+        slot.epoch.store(0, Relaxed);
+        slot.errors.store(errors.load(Relaxed), Relaxed);
+        histogram.coarse_into(layout, &slot.coarse);
+        slot.epoch.store(epoch, Release);
+    }
+
+    /// Adds what happened within the window at `now_ns` to `merged`, given the stripe's
+    /// fine counts and errors as read now; returns the errors.
+    pub(crate) fn add_to(
+        &self,
+        layout: Layout,
+        now_ns: u64,
+        fine: &[u64],
+        errors_now: u64,
+        merged: &mut [u64],
+    ) -> u64 {
         let now_epoch = self.epoch(now_ns);
-        let oldest = now_epoch.saturating_sub(self.slots.len() as u64 - 1).max(1);
-        let mut merged = vec![0u64; layout.coarse_buckets()];
-        let mut reading = WindowReading::default();
+        let oldest = self.oldest(now_epoch);
+        // The earliest checkpoint inside the window stands for the window's start.
+        let mut start: Option<(u64, u64, Vec<u32>)> = None;
         for slot in self.slots.iter() {
             let epoch = slot.epoch.load(Acquire);
-            if epoch == 0 || epoch < oldest || epoch > now_epoch {
+            if epoch == 0
+                || epoch < oldest
+                || epoch > now_epoch
+                || start.as_ref().is_some_and(|(e, ..)| *e <= epoch)
+            {
                 continue;
             }
-            let counts = slot.histogram.read();
+            let coarse: Vec<u32> = slot.coarse.iter().map(|c| c.load(Relaxed)).collect();
             let errors = slot.errors.load(Relaxed);
-            // A slot claimed for a later period while we read it no longer belongs here.
-            if slot.epoch.load(Acquire) != epoch {
-                continue;
+            // A checkpoint rewritten while we read it no longer belongs here.
+            if slot.epoch.load(Acquire) == epoch {
+                start = Some((epoch, errors, coarse));
             }
-            for (sum, count) in merged.iter_mut().zip(counts) {
+        }
+        let Some((_, start_errors, start_coarse)) = start else {
+            return 0;
+        };
+        let shift = layout.coarse_shift();
+        let mut now_coarse = vec![0u64; start_coarse.len()];
+        for (idx, &count) in fine.iter().enumerate() {
+            if let Some(sum) = now_coarse.get_mut(idx >> shift) {
                 *sum += count;
             }
-            reading.errors += errors;
         }
-        reading.count = merged.iter().sum();
-        reading.errors = reading.errors.min(reading.count);
-        let window_start = (oldest - 1).saturating_mul(self.slot_ns);
-        let covered = now_ns.saturating_sub(window_start).min(age_ns).max(1);
-        reading.covered = Duration::from_nanos(covered);
-        reading.p95_ns =
-            quantile_bucket(&merged, reading.count, 0.95).map(|b| layout.coarse_mid_ns(b));
-        reading
+        for ((sum, now), then) in merged.iter_mut().zip(now_coarse).zip(start_coarse) {
+            // Modulo 2^32, and never more than is counted now (a reset races a checkpoint).
+            *sum += u64::from((now as u32).wrapping_sub(then)).min(now);
+        }
+        errors_now.saturating_sub(start_errors)
     }
 
-    /// Forgets everything.
+    /// The length of time the window covers at `now_ns`, for an owner `age_ns` old.
+    pub(crate) fn covered(&self, now_ns: u64, age_ns: u64) -> Duration {
+        let oldest = self.oldest(self.epoch(now_ns));
+        let window_start = (oldest - 1).saturating_mul(self.slot_ns);
+        Duration::from_nanos(now_ns.saturating_sub(window_start).min(age_ns).max(1))
+    }
+
+    /// The oldest epoch still inside the window when the current one is `now_epoch`.
+    fn oldest(&self, now_epoch: u64) -> u64 {
+        now_epoch.saturating_sub(self.slots.len() as u64 - 1).max(1)
+    }
+
+    /// Forgets every checkpoint (the stripe's counts were cleared).
     pub(crate) fn clear(&self) {
+        self.latest.store(0, Relaxed);
         for slot in self.slots.iter() {
             slot.epoch.store(0, Relaxed);
-            slot.errors.store(0, Relaxed);
-            slot.histogram.clear();
         }
     }
 
@@ -135,7 +208,7 @@ impl Window {
     pub(crate) fn heap_bytes(&self) -> usize {
         self.slots
             .iter()
-            .map(|s| std::mem::size_of::<Slot>() + s.histogram.heap_bytes())
+            .map(|s| std::mem::size_of::<Checkpoint>() + s.coarse.len() * 4)
             .sum()
     }
 }
@@ -148,50 +221,115 @@ mod tests {
     const LAYOUT: Layout = Layout::new(DEFAULT_PRECISION);
     const SEC: u64 = 1_000_000_000;
 
-    fn window() -> Window {
-        Window::new(LAYOUT, Duration::from_secs(60), 6)
+    /// A window with the counts it checkpoints, recorded into as a stripe does.
+    struct Owner {
+        window: Window,
+        histogram: Counts,
+        errors: AtomicU64,
+    }
+
+    impl Owner {
+        fn new() -> Self {
+            Self {
+                window: Window::new(LAYOUT, Duration::from_secs(60), 6),
+                histogram: Counts::new(LAYOUT.buckets()),
+                errors: AtomicU64::new(0),
+            }
+        }
+
+        fn record(&self, now: u64, ns: u64, failed: bool) {
+            self.window.tick(LAYOUT, now, &self.histogram, &self.errors);
+            self.histogram.increment(LAYOUT.index(ns));
+            if failed {
+                self.errors.fetch_add(1, Relaxed);
+            }
+        }
+
+        fn read(&self, now: u64) -> WindowReading {
+            let mut merged = vec![0u64; LAYOUT.coarse_buckets()];
+            let fine = self.histogram.read();
+            let errors = self.errors.load(Relaxed);
+            let errors = self.window.add_to(LAYOUT, now, &fine, errors, &mut merged);
+            WindowReading::new(LAYOUT, &merged, errors, self.window.covered(now, now))
+        }
     }
 
     #[test]
     fn records_within_the_window_are_counted() {
-        let w = window();
-        w.record(SEC, LAYOUT.index(1_000_000) >> LAYOUT.coarse_shift(), false);
-        w.record(15 * SEC, 3, true);
-        let r = w.read(LAYOUT, 20 * SEC, 20 * SEC);
+        let o = Owner::new();
+        o.record(SEC, 1_000_000, false);
+        o.record(15 * SEC, 2_000, true);
+        let r = o.read(20 * SEC);
         assert_eq!((r.count, r.errors), (2, 1));
         assert_eq!(r.covered, Duration::from_secs(20));
+        let p95 = r.p95_ns.expect("a p95");
+        assert!(p95.abs_diff(1_000_000) < 62_500, "{p95}");
     }
 
     #[test]
     fn records_older_than_the_window_leave_it() {
-        let w = window();
-        w.record(SEC, 3, true);
-        w.record(55 * SEC, 3, false);
-        let r = w.read(LAYOUT, 65 * SEC, 65 * SEC);
+        let o = Owner::new();
+        o.record(SEC, 3_000, true);
+        o.record(55 * SEC, 3_000, false);
+        let r = o.read(65 * SEC);
         assert_eq!((r.count, r.errors), (1, 0));
-        let r = w.read(LAYOUT, 200 * SEC, 200 * SEC);
+        let r = o.read(200 * SEC);
         assert_eq!((r.count, r.errors, r.p95_ns), (0, 0, None));
         // Five whole slots and the current one, just begun.
         assert_eq!(r.covered, Duration::from_secs(50));
-        let r = w.read(LAYOUT, 209 * SEC, 209 * SEC);
+        let r = o.read(209 * SEC);
         assert_eq!(r.covered, Duration::from_secs(59));
     }
 
     #[test]
-    fn a_reused_slot_is_cleared_first() {
-        let w = window();
-        w.record(SEC, 3, true);
-        w.record(61 * SEC, 3, false); // same slot, a later period
-        let r = w.read(LAYOUT, 61 * SEC, 61 * SEC);
+    fn an_idle_spell_between_records_is_read_right() {
+        let o = Owner::new();
+        for t in [SEC, 12 * SEC, 13 * SEC] {
+            o.record(t, 3_000, true);
+        }
+        // Nothing from 13 s to 300 s, then two records.
+        o.record(300 * SEC, 3_000, false);
+        o.record(301 * SEC, 3_000, false);
+        assert_eq!(o.read(302 * SEC).count, 2);
+        assert_eq!(o.read(302 * SEC).errors, 0);
+        // Every checkpoint of the window is older than the records of the window's
+        // first period: they count.
+        assert_eq!(o.read(345 * SEC).count, 2);
+        assert_eq!(o.read(365 * SEC).count, 0);
+        // A window whose periods saw no record at all holds nothing.
+        assert_eq!(o.read(100 * SEC).count, 0);
+    }
+
+    #[test]
+    fn a_reused_slot_holds_the_later_period() {
+        let o = Owner::new();
+        o.record(SEC, 3_000, true);
+        o.record(61 * SEC, 3_000, false); // same slot, a later period
+        let r = o.read(61 * SEC);
         assert_eq!((r.count, r.errors), (1, 0));
     }
 
     #[test]
-    fn a_clock_going_backwards_is_ignored_not_a_panic() {
-        let w = window();
-        w.record(61 * SEC, 3, false);
-        w.record(SEC, 3, true);
-        let r = w.read(LAYOUT, 61 * SEC, 61 * SEC);
+    fn a_clock_going_backwards_is_not_a_panic() {
+        let o = Owner::new();
+        o.record(61 * SEC, 3_000, false);
+        o.record(SEC, 3_000, true);
+        let r = o.read(61 * SEC);
+        assert!(r.count <= 2 && r.errors <= 1);
+        o.record(u64::MAX, 3_000, false);
+        o.record(0, 3_000, false);
+        let _ = o.read(u64::MAX);
+    }
+
+    #[test]
+    fn clearing_forgets_the_checkpoints() {
+        let o = Owner::new();
+        o.record(SEC, 3_000, true);
+        o.histogram.clear();
+        o.window.clear();
+        assert_eq!(o.read(2 * SEC).count, 0);
+        o.record(3 * SEC, 3_000, false);
+        let r = o.read(4 * SEC);
         assert_eq!((r.count, r.errors), (1, 0));
     }
 }

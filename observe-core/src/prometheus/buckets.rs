@@ -1,9 +1,12 @@
-//! Prometheus `le` buckets, counted exactly on the recording path.
+//! Prometheus `le` buckets, counted exactly at no cost to most records.
 //!
-//! Each operation keeps one counter per configured bucket (plus `+Inf`). Finding the
-//! bucket must cost less than the atomic add it guards, so a table maps every fine
-//! histogram bucket to its `le` bucket; only the few fine buckets that straddle a
-//! boundary fall back to comparing the exact duration.
+//! Every fine histogram bucket but a few lies wholly inside one `le` bucket, and those
+//! of one `le` bucket are consecutive: a scrape sums runs of the fine histogram. Only
+//! the fine buckets that straddle a boundary (one per boundary, and the last, which also
+//! holds durations past its end) need more: a record that lands in one compares its
+//! exact duration with the boundaries and adds to a counter of its own `le` bucket.
+
+use std::ops::Range;
 
 use crate::histogram::Layout;
 
@@ -26,6 +29,8 @@ pub(crate) struct LeTable {
     /// boundary with `d <= bound`.
     nanos: Box<[u64]>,
     table: Box<[u8]>,
+    /// The fine buckets wholly inside each `le` bucket (the last is `+Inf`).
+    runs: Box<[Range<usize>]>,
 }
 
 impl LeTable {
@@ -47,11 +52,23 @@ impl LeTable {
                     STRADDLES
                 }
             })
-            .collect();
+            .collect::<Box<[u8]>>();
+        let mut runs: Box<[Range<usize>]> = (0..=nanos.len()).map(|_| 0..0).collect();
+        for (fine, &entry) in table.iter().enumerate() {
+            if let Some(run) = runs.get_mut(usize::from(entry))
+                && entry & STRADDLES == 0
+            {
+                if run.start == run.end {
+                    *run = fine..fine;
+                }
+                run.end = fine + 1;
+            }
+        }
         Self {
             seconds: seconds.into(),
             nanos,
             table,
+            runs,
         }
     }
 
@@ -65,12 +82,30 @@ impl LeTable {
         &self.seconds
     }
 
-    /// The `le` bucket of a duration of `ns` that fell in fine bucket `fine`.
+    /// Whether fine bucket `fine` straddles a boundary (or lies past the table).
     #[inline]
-    pub(crate) fn index(&self, fine: usize, ns: u64) -> usize {
+    pub(crate) fn straddles(&self, fine: usize) -> bool {
+        self.table
+            .get(fine)
+            .is_none_or(|&entry| entry & STRADDLES != 0)
+    }
+
+    /// The `le` bucket of a duration of `ns`, by comparing it with the boundaries.
+    pub(crate) fn exact(&self, ns: u64) -> usize {
+        self.nanos.partition_point(|&b| b < ns)
+    }
+
+    /// The fine buckets wholly inside each `le` bucket, consecutive and in order.
+    pub(crate) fn runs(&self) -> &[Range<usize>] {
+        &self.runs
+    }
+
+    /// The `le` bucket of a duration of `ns` that fell in fine bucket `fine`.
+    #[cfg(test)]
+    fn index(&self, fine: usize, ns: u64) -> usize {
         match self.table.get(fine) {
             Some(&entry) if entry & STRADDLES == 0 => usize::from(entry),
-            _ => self.nanos.partition_point(|&b| b < ns),
+            _ => self.exact(ns),
         }
     }
 }
@@ -138,6 +173,34 @@ mod tests {
                     reference(&table.nanos, ns)
                 );
             }
+        }
+    }
+
+    #[test]
+    fn runs_cover_every_fine_bucket_but_the_straddling_ones() {
+        for bounds in [
+            DEFAULT_BUCKETS,
+            &[1e-9, 2e-9, 1.5e-8, 3600.0, 1e6],
+            &[0.1],
+            &[],
+        ] {
+            let table = LeTable::new(LAYOUT, bounds);
+            let mut next = 0;
+            for (le, run) in table.runs().iter().enumerate() {
+                if run.start == run.end {
+                    continue;
+                }
+                while next < run.start {
+                    assert!(table.straddles(next), "{next} in {bounds:?}");
+                    next += 1;
+                }
+                for fine in run.clone() {
+                    assert!(!table.straddles(fine));
+                    assert_eq!(table.index(fine, LAYOUT.lower_ns(fine)), le);
+                }
+                next = run.end;
+            }
+            assert!((next..LAYOUT.buckets()).all(|fine| table.straddles(fine)));
         }
     }
 

@@ -101,12 +101,7 @@ impl Collector for OperationsCollector {
                 )?;
         }
 
-        let mut family = encoder.encode_descriptor(
-            build,
-            HELP_BUILD,
-            None,
-            MetricType::Gauge,
-        )?;
+        let mut family = encoder.encode_descriptor(build, HELP_BUILD, None, MetricType::Gauge)?;
         let labels = [("version", env!("CARGO_PKG_VERSION"))];
         family.encode_family(&labels)?.encode_gauge(&1i64)?;
         Ok(())

@@ -22,6 +22,7 @@ impl Readings {
         operations.sort_unstable_by(|a, b| a.name().cmp(b.name()));
         let buckets_per_op = collector.le_seconds().len() + 1;
         let mut buckets = Vec::with_capacity(operations.len() * buckets_per_op);
+        let _no_reset = collector.exporting();
         let ops = operations
             .into_iter()
             .map(|op| {

@@ -13,9 +13,7 @@
 use std::cell::Cell;
 
 use super::ExpositionFormat;
-use super::operations::{
-    HELP_BUILD, HELP_CANCELLED, HELP_DURATION, HELP_ERRORS, HELP_OPERATIONS,
-};
+use super::operations::{HELP_BUILD, HELP_CANCELLED, HELP_DURATION, HELP_ERRORS, HELP_OPERATIONS};
 use super::readings::Readings;
 use crate::collector::MetricsCollector;
 use crate::operation::Lifetime;
@@ -132,7 +130,12 @@ impl OperationsWriter {
                 &family.prometheus_header
             });
             for ((_, lifetime, _), name) in readings.iter().zip(&names) {
-                sample(out, &family.prefix, name, number.format((family.value)(lifetime)));
+                sample(
+                    out,
+                    &family.prefix,
+                    name,
+                    number.format((family.value)(lifetime)),
+                );
             }
         }
 
@@ -143,7 +146,12 @@ impl OperationsWriter {
         });
         let mut float = dtoa::Buffer::new();
         for ((_, lifetime, buckets), name) in readings.iter().zip(&names) {
-            sample(out, &self.sum_prefix, name, float.format(lifetime.sum_seconds));
+            sample(
+                out,
+                &self.sum_prefix,
+                name,
+                float.format(lifetime.sum_seconds),
+            );
             sample(out, &self.count_prefix, name, number.format(lifetime.count));
             let mut cumulative = 0u64;
             for (prefix, &count) in self.bucket_prefixes.iter().zip(buckets) {
@@ -190,7 +198,10 @@ mod tests {
 
     #[test]
     fn label_values_are_escaped_only_where_needed() {
-        assert!(matches!(escape("plain λ"), std::borrow::Cow::Borrowed("plain λ")));
+        assert!(matches!(
+            escape("plain λ"),
+            std::borrow::Cow::Borrowed("plain λ")
+        ));
         assert_eq!(escape("a\\b\"c\nd\re"), "a\\\\b\\\"c\\nd\re");
     }
 }

@@ -73,6 +73,72 @@ fn number(n: &MetricNumber) -> f64 {
 }
 
 /// Finds the sample of `family` whose only label is `operation = name`.
+/// Resets racing with recorders and scrapes: no scrape sees a counter or bucket lower
+/// than the one before, and none of the records is lost from the exported counters.
+#[test]
+fn resets_racing_with_recorders_and_scrapes_lose_nothing() {
+    const EACH: u64 = 20_000;
+    let collector = MetricsCollector::builder()
+        .process_metrics(false)
+        .build()
+        .expect("valid");
+    let values = |text: &str| -> Vec<u64> {
+        text.lines()
+            .filter(|l| !l.starts_with('#') && !l.contains("_sum{") && !l.contains("build_info"))
+            .filter_map(|l| l.rsplit_once(' ')?.1.parse().ok())
+            .collect()
+    };
+    std::thread::scope(|scope| {
+        let recorders: Vec<_> = (0..2u64)
+            .map(|t| {
+                let collector = collector.clone();
+                scope.spawn(move || {
+                    for i in 0..EACH {
+                        let took = Duration::from_nanos(1 + (i * 7_919 + t) % 3_000_000_000);
+                        collector.record_operation("raced", took, i % 5 == 0);
+                    }
+                })
+            })
+            .collect();
+        let collector_ref = &collector;
+        let resetter = scope.spawn(move || {
+            let collector = collector_ref;
+            while !recorders.iter().all(|r| r.is_finished()) {
+                collector.reset();
+                std::thread::yield_now();
+            }
+        });
+        let mut previous = Vec::new();
+        while !resetter.is_finished() {
+            let text = collector
+                .encode_prometheus(ExpositionFormat::Prometheus)
+                .expect("encodes");
+            let now = values(&text);
+            if now.len() == previous.len() {
+                for (new, old) in now.iter().zip(&previous) {
+                    assert!(new >= old, "{old} -> {new}\n{text}");
+                }
+            }
+            previous = now;
+        }
+    });
+    let text = collector
+        .encode_prometheus(ExpositionFormat::Prometheus)
+        .expect("encodes");
+    assert!(text.contains(&format!(
+        "observe_operations_total{{operation=\"raced\"}} {}\n",
+        2 * EACH
+    )));
+    assert!(text.contains(&format!(
+        "observe_operation_errors_total{{operation=\"raced\"}} {}\n",
+        2 * EACH / 5
+    )));
+    assert!(text.contains(&format!(
+        "observe_operation_duration_seconds_bucket{{le=\"+Inf\",operation=\"raced\"}} {}\n",
+        2 * EACH
+    )));
+}
+
 fn sample<'a>(
     exposition: &'a openmetrics_parser::MetricsExposition<
         openmetrics_parser::PrometheusType,

@@ -1,0 +1,229 @@
+//! What recording writes: one [`Stripe`] per operation, and more for an operation
+//! that several cores record at once.
+//!
+//! Two cores adding to the same cache line take turns owning it, and every record
+//! waits for the line to cross: on two cores a shared counter costs several times
+//! what it costs on one. So an operation starts with one stripe and, once recorders
+//! are seen to collide on it, spreads over up to one stripe per core (the way Java's
+//! `LongAdder` spreads a counter). Readers add the stripes up.
+//!
+//! Collisions are seen for free: a record reads the total just before it adds to it,
+//! and the add returns a different value only if another core wrote in between. An operation that never
+//! collides keeps one stripe and its memory; one that does pays a stripe per core that
+//! records it, allocated once, on the record that first needs it.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+
+use crossbeam_utils::CachePadded;
+
+use crate::histogram::{Counts, Layout};
+use crate::operation::Shared;
+use crate::window::Window;
+
+/// The counters a record always writes, on a cache line of their own so that the
+/// header of the operation (read by every recorder) and other stripes never share it.
+#[derive(Debug)]
+pub(crate) struct Hot {
+    pub(crate) total_ns: AtomicU64,
+    pub(crate) errors: AtomicU64,
+    pub(crate) cancelled: AtomicU64,
+    pub(crate) min_ns: AtomicU64,
+    pub(crate) max_ns: AtomicU64,
+    /// `1 + clock.now_ns()` of the last record; 0 for never.
+    pub(crate) last_ns: AtomicU64,
+}
+
+/// One record, as a stripe receives it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Record {
+    pub(crate) ns: u64,
+    pub(crate) now: u64,
+    /// Fine histogram bucket of `ns`.
+    pub(crate) idx: usize,
+    pub(crate) failed: bool,
+    pub(crate) cancelled: bool,
+}
+
+/// Everything one record writes.
+#[derive(Debug)]
+pub(crate) struct Stripe {
+    pub(crate) hot: CachePadded<Hot>,
+    pub(crate) histogram: Counts,
+    pub(crate) window: Window,
+    /// Per Prometheus `le` bucket, the records that landed in a fine bucket straddling
+    /// a boundary (never reset; see [`crate::prometheus::LeTable`]).
+    #[cfg(feature = "prometheus")]
+    le_straddling: Box<[AtomicU64]>,
+    /// Per `le` bucket, the fine counts that resets moved out of the histogram.
+    #[cfg(feature = "prometheus")]
+    le_reset: Box<[AtomicU64]>,
+}
+
+impl Stripe {
+    pub(crate) fn new(shared: &Shared) -> Self {
+        let layout = shared.layout;
+        Self {
+            hot: CachePadded::new(Hot {
+                total_ns: AtomicU64::new(0),
+                errors: AtomicU64::new(0),
+                cancelled: AtomicU64::new(0),
+                min_ns: AtomicU64::new(u64::MAX),
+                max_ns: AtomicU64::new(0),
+                last_ns: AtomicU64::new(0),
+            }),
+            histogram: Counts::new(layout.buckets()),
+            window: Window::new(layout, shared.window_length, shared.window_slots),
+            #[cfg(feature = "prometheus")]
+            le_straddling: (0..shared.le.len()).map(|_| AtomicU64::new(0)).collect(),
+            #[cfg(feature = "prometheus")]
+            le_reset: (0..shared.le.len()).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    /// Records `r`; returns `false` if another core wrote this stripe meanwhile.
+    #[inline]
+    pub(crate) fn record(&self, shared: &Shared, r: Record) -> bool {
+        let hot = &*self.hot;
+        // Before this record counts itself, so that a checkpoint it takes excludes it.
+        self.window
+            .tick(shared.layout, r.now, &self.histogram, &hot.errors);
+        // Another core's add between the load and ours shows in the value ours returns.
+        let before = hot.total_ns.load(Relaxed);
+        let alone = hot.total_ns.fetch_add(r.ns, Relaxed) == before;
+        self.histogram.increment(r.idx);
+        #[cfg(feature = "prometheus")]
+        if shared.le.straddles(r.idx)
+            && let Some(counter) = self.le_straddling.get(shared.le.exact(r.ns))
+        {
+            counter.fetch_add(1, Relaxed);
+        }
+        if r.ns < hot.min_ns.load(Relaxed) {
+            hot.min_ns.fetch_min(r.ns, Relaxed);
+        }
+        if r.ns > hot.max_ns.load(Relaxed) {
+            hot.max_ns.fetch_max(r.ns, Relaxed);
+        }
+        if r.cancelled {
+            hot.cancelled.fetch_add(1, Relaxed);
+        }
+        if r.failed {
+            hot.errors.fetch_add(1, Relaxed);
+        }
+        let stamp = r.now.saturating_add(1);
+        if hot.last_ns.load(Relaxed) != stamp {
+            hot.last_ns.store(stamp, Relaxed);
+        }
+        alone
+    }
+
+    /// Restarts the JSON views of this stripe; lifetime counters keep counting.
+    ///
+    /// Must not run while [`add_le`](Self::add_le) reads this stripe: the counts it
+    /// moves out of the histogram are, for a moment, in neither place.
+    pub(crate) fn reset(&self, shared: &Shared) {
+        // Counts move out of the histogram with atomic swaps: a record landing meanwhile
+        // stays in its counter, and is exported from there.
+        #[cfg(feature = "prometheus")]
+        {
+            for (run, moved) in shared.le.runs().iter().zip(self.le_reset.iter()) {
+                moved.fetch_add(self.histogram.take(run.clone()), Relaxed);
+            }
+            // The straddling buckets are exported from `le_straddling`.
+            for fine in (0..shared.layout.buckets()).filter(|&f| shared.le.straddles(f)) {
+                self.histogram.take(fine..fine + 1);
+            }
+        }
+        #[cfg(not(feature = "prometheus"))]
+        {
+            let _ = shared;
+            self.histogram.clear();
+        }
+        self.hot.min_ns.store(u64::MAX, Relaxed);
+        self.hot.max_ns.store(0, Relaxed);
+        self.hot.last_ns.store(0, Relaxed);
+        self.window.clear();
+    }
+
+    /// Adds this stripe's lifetime count per `le` bucket (not cumulative; the last is
+    /// `+Inf`) to `sums`.
+    #[cfg(feature = "prometheus")]
+    pub(crate) fn add_le(&self, shared: &Shared, sums: &mut [u64]) {
+        let runs = shared.le.runs();
+        let parts = sums
+            .iter_mut()
+            .zip(runs)
+            .zip(self.le_straddling.iter().zip(self.le_reset.iter()));
+        for ((sum, run), (straddling, moved)) in parts {
+            *sum +=
+                self.histogram.sum(run.clone()) + straddling.load(Relaxed) + moved.load(Relaxed);
+        }
+    }
+
+    /// Bytes held, heap included.
+    pub(crate) fn memory_bytes(&self) -> usize {
+        #[cfg(feature = "prometheus")]
+        let le =
+            (self.le_straddling.len() + self.le_reset.len()) * std::mem::size_of::<AtomicU64>();
+        #[cfg(not(feature = "prometheus"))]
+        let le = 0;
+        std::mem::size_of::<Self>() + self.histogram.heap_bytes() + self.window.heap_bytes() + le
+    }
+}
+
+/// How many stripes an operation may spread over: one per core, at most 16.
+pub(crate) fn stripe_count() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(16))
+}
+
+/// The stripe this thread records into, among `count`, once an operation is spread.
+///
+/// Threads take numbers in turn the first time they need one, so the first `count`
+/// threads that record spread operations all land on different stripes.
+#[inline]
+pub(crate) fn thread_stripe(count: usize) -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static NUMBER: Cell<Option<usize>> = const { Cell::new(None) };
+    }
+    let number = NUMBER.get().unwrap_or_else(|| {
+        let number = NEXT.fetch_add(1, Relaxed);
+        NUMBER.set(Some(number));
+        number
+    });
+    number % count.max(1)
+}
+
+/// The fine counts and the recent window of several stripes, read once and merged.
+#[derive(Debug)]
+pub(crate) struct Merged {
+    pub(crate) counts: Vec<u64>,
+    pub(crate) recent_counts: Vec<u64>,
+    pub(crate) recent_errors: u64,
+}
+
+impl Merged {
+    pub(crate) fn read<'a>(
+        layout: Layout,
+        now_ns: u64,
+        stripes: impl Iterator<Item = &'a Stripe>,
+    ) -> Self {
+        let mut merged = Self {
+            counts: vec![0; layout.buckets()],
+            recent_counts: vec![0; layout.coarse_buckets()],
+            recent_errors: 0,
+        };
+        for stripe in stripes {
+            let fine = stripe.histogram.read();
+            let errors = stripe.hot.errors.load(Relaxed);
+            merged.recent_errors +=
+                stripe
+                    .window
+                    .add_to(layout, now_ns, &fine, errors, &mut merged.recent_counts);
+            for (sum, count) in merged.counts.iter_mut().zip(fine) {
+                *sum += count;
+            }
+        }
+        merged
+    }
+}
