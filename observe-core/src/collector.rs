@@ -13,6 +13,7 @@ use crate::histogram::{DEFAULT_PRECISION, Layout, MAX_PRECISION, MIN_PRECISION};
 use crate::names::{DistinctNames, OVERFLOW_OPERATION, truncate};
 use crate::operation::{Operation, OperationHandle, Outcome, Shared};
 use crate::report::{OperationSnapshot, SystemSummary, percent};
+use crate::thread_cache;
 use crate::timer::{OperationTimer, Timed};
 
 type Map = papaya::HashMap<Box<str>, Arc<Operation>, foldhash::fast::RandomState>;
@@ -436,12 +437,19 @@ impl MetricsCollector {
     }
 
     /// Runs `f` on the entry of `name`, creating it (or folding into the overflow entry).
+    ///
+    /// `f` is `Copy` (it captures a duration and an outcome, or nothing) so that a miss
+    /// of the thread's cache can still run it on the map's entry.
     #[inline]
-    fn with_operation<R>(&self, name: &str, f: impl FnOnce(&Arc<Operation>) -> R) -> R {
+    fn with_operation<R>(&self, name: &str, f: impl FnOnce(&Arc<Operation>) -> R + Copy) -> R {
         let inner = &*self.inner;
         let name = truncate(name, inner.max_name_len);
+        if let Some(out) = thread_cache::with(&inner.shared, name, f) {
+            return out;
+        }
         let guard = inner.map.guard();
         if let Some(op) = inner.map.get(name, &guard) {
+            thread_cache::remember(op);
             return f(op);
         }
         self.insert_slow(name, f)

@@ -74,19 +74,38 @@ impl Shared {
 /// stay monotonic. The histogram, min, max and window serve only the JSON views and are
 /// cleared by a reset. What a record writes lives in [`Stripe`]s: one, or one per core
 /// once recorders collide (see [`crate::stripe`]).
+///
+/// `repr(C)` keeps the fields a lookup and a record read (the head of the name, the
+/// shared configuration, the collision count) together at the start, on one cache line.
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct Operation {
-    name: Box<str>,
+    /// The first bytes of the name, zero-padded: a lookup compares a short name without
+    /// touching the name's own allocation.
+    name_head: [u8; NAME_HEAD],
     shared: Arc<Shared>,
+    /// Collisions seen on the first stripe, up to `SPREAD_AFTER`.
+    collisions: AtomicU32,
+    name: Box<str>,
     first: Stripe,
     /// The other stripes, allocated when a thread that maps to one first records into
     /// this operation after it spread.
     more: Box<[OnceLock<Box<Stripe>>]>,
-    /// Collisions seen on the first stripe, up to `SPREAD_AFTER`.
-    collisions: AtomicU32,
     base_total_ns: AtomicU64,
     base_errors: AtomicU64,
     base_cancelled: AtomicU64,
+}
+
+/// Bytes of a name kept in [`Operation::name_head`].
+const NAME_HEAD: usize = 16;
+
+/// `name`'s first [`NAME_HEAD`] bytes, zero-padded.
+fn head(name: &str) -> [u8; NAME_HEAD] {
+    let mut head = [0; NAME_HEAD];
+    for (out, byte) in head.iter_mut().zip(name.bytes()) {
+        *out = byte;
+    }
+    head
 }
 
 /// Collisions on the first stripe after which an operation spreads over more: a few, so
@@ -126,6 +145,7 @@ impl Operation {
     pub(crate) fn new(name: &str, shared: Arc<Shared>) -> Self {
         Self {
             name: name.into(),
+            name_head: head(name),
             first: Stripe::new(&shared),
             more: (1..shared.stripes).map(|_| OnceLock::new()).collect(),
             collisions: AtomicU32::new(0),
@@ -138,6 +158,20 @@ impl Operation {
 
     pub(crate) fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Whether this operation's name is `name`.
+    #[inline]
+    pub(crate) fn is_named(&self, name: &str) -> bool {
+        // A byte loop, not a `memcmp` call: names are short.
+        name.len() == self.name.len()
+            && name.bytes().zip(self.name_head).all(|(a, b)| a == b)
+            && (name.len() <= NAME_HEAD || *self.name == *name)
+    }
+
+    /// What every operation of its collector shares: the collector's identity.
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 
     #[inline]
