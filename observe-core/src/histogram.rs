@@ -174,11 +174,6 @@ impl Counts {
         }
     }
 
-    /// The sum of every counter, without collecting them.
-    pub(crate) fn total(&self) -> u64 {
-        self.sum(0..self.low.len())
-    }
-
     /// The sum of the counters in `range` (cut to the histogram).
     pub(crate) fn sum(&self, range: Range<usize>) -> u64 {
         let low: u64 = self

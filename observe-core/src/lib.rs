@@ -3,8 +3,8 @@
 //! `observe-core` is the engine of the `observe` toolkit: a [`MetricsCollector`] keeps,
 //! for every named operation, its count, errors, cancellations, total, min, max,
 //! quantiles (from a log-linear histogram), when it was last recorded, and a recent
-//! window of rates and error rates. Recording costs a handful of atomic adds and never
-//! blocks; reading does the work.
+//! window of rates and error rates. Recording costs two atomic adds and never blocks;
+//! reading does the work.
 //!
 //! # Example
 //!

@@ -333,7 +333,7 @@ impl Operation {
     /// Count, errors, total and longest duration since the last reset, without
     /// quantiles or windows.
     pub(crate) fn totals(&self) -> Totals {
-        let count = self.stripes().map(|s| s.histogram.total()).sum();
+        let count = self.stripes().map(|s| s.count(self.shared.layout)).sum();
         let sums = self.sums();
         Totals {
             count,

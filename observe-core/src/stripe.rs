@@ -160,6 +160,18 @@ impl Stripe {
         }
     }
 
+    /// The records counted in the histogram, summing only the buckets between the
+    /// shortest and longest durations seen: a summary stays cheap for operations that
+    /// keep to a few powers of two.
+    pub(crate) fn count(&self, layout: Layout) -> u64 {
+        let min = self.hot.min_ns.load(Relaxed);
+        let max = self.hot.max_ns.load(Relaxed);
+        if min > max {
+            return 0;
+        }
+        self.histogram.sum(layout.index(min)..layout.index(max) + 1)
+    }
+
     /// Bytes held, heap included.
     pub(crate) fn memory_bytes(&self) -> usize {
         #[cfg(feature = "prometheus")]

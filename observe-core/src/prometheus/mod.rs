@@ -3,8 +3,8 @@
 //! Every [`MetricsCollector`](crate::MetricsCollector) built with this feature owns a
 //! [`prometheus_client::registry::Registry`] (its own, or one you pass to the builder)
 //! on which it registers a [`Collector`](prometheus_client::collector::Collector) that
-//! reads the operations at scrape time: recording an operation costs one extra atomic
-//! add (its `le` bucket) and nothing else. Register your own metrics on the same
+//! reads the operations at scrape time, summing the `le` buckets out of the histogram
+//! the quantiles come from: recording an operation costs nothing extra for Prometheus. Register your own metrics on the same
 //! registry and one [`encode`](crate::MetricsCollector::encode_prometheus) returns
 //! everything: the operation families first, then the rest of the registry.
 //!
