@@ -160,8 +160,8 @@ impl MetricsCollector {
     }
 
     /// Starts a timer for the operation `name`; see [`OperationTimer`].
-    pub fn start_timer(&self, name: &str) -> OperationTimer {
-        OperationTimer::from_operation(self.with_operation(name, Arc::clone))
+    pub fn start_timer(&self, name: &str) -> OperationTimer<'static> {
+        OperationTimer::owning(self.with_operation(name, Arc::clone))
     }
 
     /// Runs `f` as the operation `name`; an `Err` counts as an error.

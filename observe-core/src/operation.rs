@@ -421,9 +421,12 @@ impl OperationHandle {
     }
 
     /// Starts a timer that records into this operation when ended or dropped.
+    ///
+    /// The timer borrows this handle, so starting and ending it touches no reference
+    /// count; [`OperationTimer::into_owned`] makes one that outlives the borrow.
     #[inline]
-    pub fn start_timer(&self) -> OperationTimer {
-        OperationTimer::from_operation(Arc::clone(&self.op))
+    pub fn start_timer(&self) -> OperationTimer<'_> {
+        OperationTimer::borrowing(&self.op)
     }
 
     /// Runs `f`, timing it; an `Err` counts as an error.
@@ -437,7 +440,7 @@ impl OperationHandle {
     /// Times a future returning a `Result`: an `Err` counts as an error, and the future
     /// dropped before it completes counts as cancelled.
     pub fn time_async<F>(&self, future: F) -> Timed<F> {
-        Timed::new(future, self.start_timer())
+        Timed::new(future, OperationTimer::owning(Arc::clone(&self.op)))
     }
 }
 

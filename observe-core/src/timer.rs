@@ -29,6 +29,7 @@
 //! ```
 
 use std::future::Future;
+use std::ops::Deref;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
@@ -38,22 +39,89 @@ use crate::collector::MetricsCollector;
 use crate::operation::{Operation, Outcome};
 
 /// Times one operation from its creation until it is ended or dropped.
+///
+/// A timer started on an [`OperationHandle`](crate::OperationHandle) borrows the
+/// handle's operation (`OperationTimer<'_>`), as a `MutexGuard` borrows its mutex: starting
+/// and ending it touches no reference count. A timer started by name
+/// ([`new`](Self::new), [`MetricsCollector::start_timer`]) owns its operation and is
+/// `OperationTimer<'static>`; [`into_owned`](Self::into_owned) turns a borrowing timer
+/// into one that can move into a spawned task.
+///
+/// ```
+/// use observe_core::{MetricsCollector, OperationTimer};
+///
+/// let collector = MetricsCollector::new();
+/// let insert = collector.operation("db_insert");
+///
+/// let timer = insert.start_timer(); // borrows `insert`
+/// timer.end_ok();
+///
+/// let owned: OperationTimer<'static> = insert.start_timer().into_owned();
+/// std::thread::spawn(move || owned.end_err()).join().unwrap();
+///
+/// let op = collector.get("db_insert").unwrap();
+/// assert_eq!((op.count, op.error_count), (2, 1));
+/// ```
 #[must_use = "a timer dropped at once records a cancelled operation of zero length"]
-pub struct OperationTimer {
-    op: Option<Arc<Operation>>,
+pub struct OperationTimer<'a> {
+    op: Option<OperationRef<'a>>,
     start: quanta::Instant,
 }
 
-impl OperationTimer {
+/// The operation a timer records into: borrowed from a handle, or owned.
+enum OperationRef<'a> {
+    Borrowed(&'a Arc<Operation>),
+    Owned(Arc<Operation>),
+}
+
+impl Deref for OperationRef<'_> {
+    type Target = Operation;
+
+    #[inline]
+    fn deref(&self) -> &Operation {
+        match self {
+            Self::Borrowed(op) => op,
+            Self::Owned(op) => op,
+        }
+    }
+}
+
+impl OperationTimer<'static> {
     /// Starts timing the operation `name` of `collector`, creating it if needed.
     pub fn new(collector: &MetricsCollector, name: &str) -> Self {
         collector.start_timer(name)
     }
 
-    pub(crate) fn from_operation(op: Arc<Operation>) -> Self {
+    pub(crate) fn owning(op: Arc<Operation>) -> Self {
+        Self::start(OperationRef::Owned(op))
+    }
+}
+
+impl<'a> OperationTimer<'a> {
+    #[inline]
+    pub(crate) fn borrowing(op: &'a Arc<Operation>) -> Self {
+        Self::start(OperationRef::Borrowed(op))
+    }
+
+    #[inline]
+    fn start(op: OperationRef<'a>) -> Self {
         Self {
             op: Some(op),
             start: quanta::Instant::now(),
+        }
+    }
+
+    /// This timer, owning its operation: it keeps its start time and no longer borrows
+    /// the handle it was started on.
+    pub fn into_owned(mut self) -> OperationTimer<'static> {
+        let op = match self.op.take() {
+            Some(OperationRef::Borrowed(op)) => Some(OperationRef::Owned(Arc::clone(op))),
+            Some(OperationRef::Owned(op)) => Some(OperationRef::Owned(op)),
+            None => None,
+        };
+        OperationTimer {
+            op,
+            start: self.start,
         }
     }
 
@@ -84,6 +152,7 @@ impl OperationTimer {
         self.finish(outcome)
     }
 
+    #[inline]
     fn finish(&mut self, outcome: Outcome) -> Duration {
         let elapsed = self.elapsed();
         if let Some(op) = self.op.take() {
@@ -93,7 +162,7 @@ impl OperationTimer {
     }
 }
 
-impl Drop for OperationTimer {
+impl Drop for OperationTimer<'_> {
     fn drop(&mut self) {
         if self.op.is_some() {
             self.finish(Outcome::Cancelled);
@@ -101,7 +170,7 @@ impl Drop for OperationTimer {
     }
 }
 
-impl std::fmt::Debug for OperationTimer {
+impl std::fmt::Debug for OperationTimer<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OperationTimer")
             .field("operation", &self.op.as_ref().map(|op| op.name()))
@@ -120,12 +189,12 @@ pin_project_lite::pin_project! {
     pub struct Timed<F> {
         #[pin]
         inner: F,
-        timer: Option<OperationTimer>,
+        timer: Option<OperationTimer<'static>>,
     }
 }
 
 impl<F> Timed<F> {
-    pub(crate) fn new(inner: F, timer: OperationTimer) -> Self {
+    pub(crate) fn new(inner: F, timer: OperationTimer<'static>) -> Self {
         Self {
             inner,
             timer: Some(timer),

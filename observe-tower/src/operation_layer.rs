@@ -160,7 +160,7 @@ where
 
     fn call(&mut self, req: Req) -> Self::Future {
         let timer = match &self.naming {
-            Naming::Fixed(handle) => handle.start_timer(),
+            Naming::Fixed(handle) => handle.start_timer().into_owned(),
             Naming::FromRequest(collector, name) => collector.start_timer(&name(&req)),
         };
         OperationFuture {
@@ -176,7 +176,7 @@ pin_project! {
     pub struct OperationFuture<F> {
         #[pin]
         inner: F,
-        timer: Option<OperationTimer>,
+        timer: Option<OperationTimer<'static>>,
     }
 }
 

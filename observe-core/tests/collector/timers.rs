@@ -52,13 +52,26 @@ fn cancellations_need_not_count_as_errors() {
 #[test]
 fn a_timer_measures_the_time_it_was_held() {
     let collector = MetricsCollector::new();
-    let timer = collector.operation("sleep").start_timer();
+    let handle = collector.operation("sleep");
+    let timer = handle.start_timer();
     std::thread::sleep(Duration::from_millis(20));
     let elapsed = timer.end_ok();
     assert!(elapsed >= Duration::from_millis(20), "{elapsed:?}");
     let op = collector.get("sleep").expect("recorded");
     assert_eq!(op.max, elapsed);
     assert!(op.last_recorded.is_some());
+}
+
+#[test]
+fn a_timer_made_owned_records_once_after_its_handle_is_gone() {
+    let collector = MetricsCollector::new();
+    let handle = collector.operation("moved");
+    let owned = handle.start_timer().into_owned();
+    drop(handle);
+    std::thread::spawn(move || drop(owned))
+        .join()
+        .expect("the thread ends");
+    assert_eq!(counts(&collector, "moved"), (1, 1, 1));
 }
 
 #[test]
