@@ -110,18 +110,43 @@ impl LeTable {
     }
 }
 
-/// The largest whole number of nanoseconds that is `<= seconds`, reading a decimal
-/// boundary like `0.0005` as the exact value it stands for.
+/// The largest whole number of nanoseconds that is `<= seconds`, reading a boundary like
+/// `0.0005` as the exact decimal it stands for: the shortest one that reads back as
+/// `seconds`, which is also what its `le` label shows.
+///
+/// Scaling the float by `1e9` instead is off by one nanosecond for many boundaries: a
+/// product just below a whole number (`16384.1` gives `16384099999999.998`) or just
+/// above one that is rounded to it (`1.0999999e-6` gives `1099.9999`).
 fn seconds_to_bound_ns(seconds: f64) -> u64 {
-    let ns = seconds * 1e9;
-    let rounded = ns.round();
-    let ns = if (ns - rounded).abs() < 1e-3 {
-        rounded
-    } else {
-        ns.floor()
+    if seconds.is_nan() || seconds <= 0.0 {
+        return 0;
+    }
+    // `{:e}` writes the shortest decimal that reads back as `seconds`: `5e-4`, `1.63841e4`.
+    let text = format!("{seconds:e}");
+    let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let Ok(exponent) = exponent.parse::<i32>() else {
+        return u64::MAX;
     };
-    // `as` saturates for values beyond u64.
-    ns as u64
+    // At most 17 significant digits: they fit in a u128.
+    let digits = int
+        .bytes()
+        .chain(frac.bytes())
+        .filter(u8::is_ascii_digit)
+        .fold(0u128, |n, d| n * 10 + u128::from(d - b'0'));
+    // The value in nanoseconds is `digits * 10^shift`.
+    let shift = i64::from(exponent) + 9 - frac.len() as i64;
+    let ns = match u32::try_from(shift) {
+        Ok(up) => 10u128
+            .checked_pow(up)
+            .and_then(|scale| digits.checked_mul(scale))
+            .unwrap_or(u128::MAX),
+        Err(_) => u32::try_from(-shift)
+            .ok()
+            .and_then(|down| 10u128.checked_pow(down))
+            .map_or(0, |scale| digits / scale),
+    };
+    u64::try_from(ns).unwrap_or(u64::MAX)
 }
 
 /// Checks boundaries: finite, positive, strictly increasing, at most `MAX_BUCKETS`.
@@ -210,6 +235,39 @@ mod tests {
         assert_eq!(seconds_to_bound_ns(0.1), 100_000_000);
         assert_eq!(seconds_to_bound_ns(2.5), 2_500_000_000);
         assert_eq!(seconds_to_bound_ns(1.5e-9), 1);
+        assert_eq!(seconds_to_bound_ns(1e-9), 1);
+        assert_eq!(seconds_to_bound_ns(1e-10), 0);
+        assert_eq!(seconds_to_bound_ns(7.5e3), 7_500_000_000_000);
+        assert_eq!(seconds_to_bound_ns(1e6), 1_000_000_000_000_000);
+        assert_eq!(seconds_to_bound_ns(1e300), u64::MAX);
+        assert_eq!(seconds_to_bound_ns(f64::MAX), u64::MAX);
+        // A product of the float and 1e9 just below a whole number, or just above one.
+        assert_eq!(seconds_to_bound_ns(16384.1), 16_384_100_000_000);
+        assert_eq!(seconds_to_bound_ns(562_940.2), 562_940_200_000_000);
+        assert_eq!(seconds_to_bound_ns(1.0999999e-6), 1_099);
+        assert_eq!(seconds_to_bound_ns(1.09991e-8), 10);
+        assert_eq!(seconds_to_bound_ns(0.999_999_999_999_9), 999_999_999);
+    }
+
+    #[test]
+    fn boundaries_written_with_up_to_seven_digits_are_read_as_those_digits() {
+        // `digits * 10^exp` seconds, parsed from its decimal text as a user would write
+        // it, is `floor(digits * 10^(exp + 9))` nanoseconds.
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..200_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let digits = u128::from(state % 10_000_000).max(1);
+            let exp = (state >> 40) as i32 % 22 - 16;
+            let seconds: f64 = format!("{digits}e{exp}").parse().expect("a float");
+            let want = match u32::try_from(exp + 9) {
+                Ok(up) => digits * 10u128.pow(up),
+                Err(_) => digits / 10u128.pow((-(exp + 9)) as u32),
+            };
+            let want = u64::try_from(want).unwrap_or(u64::MAX);
+            assert_eq!(seconds_to_bound_ns(seconds), want, "{digits}e{exp}");
+        }
     }
 
     #[test]

@@ -233,6 +233,36 @@ fn le_buckets_count_exactly_at_their_boundaries() {
     }
 }
 
+/// A boundary is the decimal it is written as, to the nanosecond: not the float times
+/// 1e9, which lands a nanosecond off for many (16384.1 s, 1.0999999 µs).
+#[test]
+fn le_buckets_are_exact_for_boundaries_a_float_product_gets_wrong() {
+    let collector = MetricsCollector::builder()
+        .prometheus_buckets([1.0999999e-6, 16384.1])
+        .process_metrics(false)
+        .build()
+        .expect("valid");
+    let boundary = Duration::from_secs(16384) + Duration::from_millis(100);
+    for took in [
+        Duration::from_nanos(1_099),
+        Duration::from_nanos(1_100),
+        boundary - Duration::from_nanos(1),
+        boundary,
+        boundary + Duration::from_nanos(1),
+    ] {
+        collector.record_operation("edge", took, false);
+    }
+    let text = collector
+        .encode_prometheus(ExpositionFormat::Prometheus)
+        .expect("encodes");
+    for (le, count) in [("0.0000010999999", 1), ("16384.1", 4), ("+Inf", 5)] {
+        let line = format!(
+            "observe_operation_duration_seconds_bucket{{le=\"{le}\",operation=\"edge\"}} {count}\n"
+        );
+        assert!(text.contains(&line), "missing {line} in\n{text}");
+    }
+}
+
 #[test]
 fn counters_never_go_backwards_across_a_reset() {
     let collector = populated();
