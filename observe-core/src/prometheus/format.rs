@@ -64,7 +64,9 @@ impl ExpositionFormat {
 
 /// Rewrites OpenMetrics text (as `prometheus-client` encodes it) as Prometheus text
 /// 0.0.4: counter families take their `_total` name in `HELP` and `TYPE`, `info` families
-/// become gauges named `_info`, `unknown` becomes `untyped`, and `UNIT` and `EOF` lines go.
+/// become gauges named `_info`, `unknown` becomes `untyped`, `UNIT` and `EOF` lines go,
+/// and so do exemplars (` # {trace_id="…"} 0.5` after a value), which Prometheus text
+/// has no syntax for: its parsers reject the whole exposition at the first one.
 ///
 /// Samples, the bulk of the text, are copied in runs between comment lines, not line by
 /// line: an exposition has a few comment lines per family and many samples. (A sample
@@ -77,7 +79,7 @@ pub(crate) fn openmetrics_to_prometheus(openmetrics: &str) -> String {
         if !rest.starts_with("# ") {
             // A run of samples, up to the next comment line.
             let end = next_comment(rest);
-            out.push_str(&rest[..end]);
+            push_samples(&mut out, &rest[..end]);
             rest = &rest[end..];
             continue;
         }
@@ -113,6 +115,49 @@ pub(crate) fn openmetrics_to_prometheus(openmetrics: &str) -> String {
     out
 }
 
+/// Appends a run of sample lines to `out`, each without its exemplar.
+fn push_samples(out: &mut String, samples: &str) {
+    // Only an exemplar, or a label value, holds a `#`: most runs are copied whole.
+    if !samples.contains('#') {
+        out.push_str(samples);
+        return;
+    }
+    for line in samples.split_inclusive('\n') {
+        match exemplar_start(line) {
+            Some(at) => {
+                out.push_str(line.get(..at).unwrap_or(line));
+                if line.ends_with('\n') {
+                    out.push('\n');
+                }
+            }
+            None => out.push_str(line),
+        }
+    }
+}
+
+/// Where the exemplar of a sample line (` # {…} value [timestamp]`) begins: the first
+/// ` # ` after the label set, whose quoted values may hold anything.
+fn exemplar_start(line: &str) -> Option<usize> {
+    let bytes = line.as_bytes();
+    let mut from = bytes.iter().position(|&b| b == b'{' || b == b' ')?;
+    if bytes.get(from) == Some(&b'{') {
+        let (mut quoted, mut escaped) = (false, false);
+        let close = bytes.iter().skip(from).position(|&b| {
+            match (quoted, escaped, b) {
+                (true, true, _) => escaped = false,
+                (true, false, b'\\') => escaped = true,
+                (true, false, b'"') => quoted = false,
+                (false, _, b'"') => quoted = true,
+                (false, _, b'}') => return true,
+                _ => {}
+            }
+            false
+        })?;
+        from += close + 1;
+    }
+    line.get(from..)?.find(" # ").map(|at| from + at)
+}
+
 /// Where the next comment line (`# ` at a line start) begins in `text`, or its length.
 ///
 /// Looks for the rare `#` byte (a fast `memchr` scan) rather than for the three-byte
@@ -140,6 +185,27 @@ mod tests {
         assert_eq!(next_comment("a{x=\"# HELP\"} 1\n#notacomment\n"), 29);
         assert_eq!(next_comment("a 1\n"), 4);
         assert_eq!(next_comment("a 1\n#"), 5);
+    }
+
+    #[test]
+    fn exemplars_are_dropped_from_prometheus_text() {
+        let om = "# HELP jobs Jobs.\n# TYPE jobs counter\n\
+                  jobs_total 2 # {trace_id=\"abc\"} 2.0\n\
+                  jobs_total{q=\"a # {b} c\",r=\"\\\" # {\"} 3 # {trace_id=\"d\"} 1.0 1700000000.5\n\
+                  jobs_total{q=\"# not an exemplar\"} 4\n\
+                  # HELP t Time.\n# TYPE t histogram\n\
+                  t_bucket{le=\"1.0\"} 1 # {trace_id=\"e\"} 0.5\n\
+                  t_bucket{le=\"+Inf\"} 1\n# EOF\n";
+        assert_eq!(
+            openmetrics_to_prometheus(om),
+            "# HELP jobs_total Jobs.\n# TYPE jobs_total counter\n\
+             jobs_total 2\n\
+             jobs_total{q=\"a # {b} c\",r=\"\\\" # {\"} 3\n\
+             jobs_total{q=\"# not an exemplar\"} 4\n\
+             # HELP t Time.\n# TYPE t histogram\n\
+             t_bucket{le=\"1.0\"} 1\n\
+             t_bucket{le=\"+Inf\"} 1\n"
+        );
     }
 
     #[test]

@@ -426,6 +426,49 @@ fn a_bad_namespace_or_bucket_list_is_a_clear_error() {
     assert!(err.to_string().contains("strictly increasing"), "{err}");
 }
 
+/// Exemplars are OpenMetrics only: Prometheus text has no syntax for them, and a scrape
+/// that holds one fails to parse as a whole.
+#[test]
+fn user_metrics_with_exemplars_pass_promtool_in_prometheus_text() {
+    use prometheus_client::metrics::exemplar::{CounterWithExemplar, HistogramWithExemplars};
+
+    type Trace = Vec<(String, String)>;
+    let trace = |id: &str| Some(vec![("trace_id".to_owned(), id.to_owned())]);
+    let collector = MetricsCollector::builder()
+        .process_metrics(false)
+        .build()
+        .expect("valid");
+    collector.record_operation("say # {\"hi\"}", Duration::from_millis(3), false);
+    let jobs = CounterWithExemplar::<Trace>::default();
+    jobs.inc_by(2, trace("abc"), None);
+    collector.register_metric("jobs", "Jobs run", jobs);
+    let job_seconds = HistogramWithExemplars::<Trace>::new([0.1, 1.0].into_iter());
+    job_seconds.observe(0.5, trace("def"), None);
+    collector.register_metric("job_seconds", "Job durations", job_seconds);
+
+    let openmetrics = collector
+        .encode_prometheus(ExpositionFormat::OpenMetrics)
+        .expect("encodes");
+    assert!(
+        openmetrics.contains("jobs_total 2 # {trace_id=\"abc\"} 2.0\n"),
+        "{openmetrics}"
+    );
+    let text = collector
+        .encode_prometheus(ExpositionFormat::Prometheus)
+        .expect("encodes");
+    assert!(!text.contains("trace_id"), "{text}");
+    assert!(text.contains("jobs_total 2\n"), "{text}");
+    assert!(
+        text.contains("job_seconds_bucket{le=\"1.0\"} 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("operation=\"say # {\\\"hi\\\"}\"} 1\n"),
+        "{text}"
+    );
+    promtool::check(&text);
+}
+
 #[test]
 fn ten_thousand_operations_encode_and_pass_promtool() {
     let collector = MetricsCollector::builder()
