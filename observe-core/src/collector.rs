@@ -198,7 +198,12 @@ impl MetricsCollector {
     /// The figures of the operation `name`, if it exists.
     #[must_use]
     pub fn get(&self, name: &str) -> Option<OperationSnapshot> {
-        let name = truncate(name, self.inner.max_name_len);
+        // The overflow entry keeps its whole name, however short the names kept.
+        let name = if name == OVERFLOW_OPERATION {
+            name
+        } else {
+            truncate(name, self.inner.max_name_len)
+        };
         let guard = self.inner.map.guard();
         let op = self.inner.map.get(name, &guard)?;
         Some(op.snapshot(self.inner.shared.clock.now_ns()))

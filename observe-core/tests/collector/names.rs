@@ -49,6 +49,29 @@ fn long_names_are_truncated_at_a_character_boundary() {
     assert_eq!(collector.len(), 1);
 }
 
+/// The overflow entry is named in full whatever the longest name kept: `get` finds it
+/// under the name the snapshot lists.
+#[test]
+fn the_overflow_entry_is_found_by_name_when_names_are_kept_short() {
+    let collector = MetricsCollector::builder()
+        .max_operations(1)
+        .max_name_length(5)
+        .build()
+        .expect("valid config");
+    for name in ["first", "second", "third"] {
+        collector.record_operation(name, Duration::from_millis(1), false);
+    }
+    let names: Vec<_> = collector.snapshot().into_iter().map(|op| op.name).collect();
+    assert_eq!(names, [OVERFLOW_OPERATION, "first"]);
+    let overflow = collector.get(OVERFLOW_OPERATION).expect("overflow entry");
+    assert_eq!(
+        (overflow.name.as_str(), overflow.count),
+        (OVERFLOW_OPERATION, 2)
+    );
+    // Other names are still cut before the lookup.
+    assert_eq!(collector.get("first and more").map(|op| op.count), Some(1));
+}
+
 #[test]
 fn any_string_is_a_name_even_hostile_or_empty() {
     let collector = MetricsCollector::new();
