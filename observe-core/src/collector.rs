@@ -103,6 +103,7 @@ impl MetricsCollector {
             window_length: b.window_length,
             window_slots: b.window_slots,
             stripes: crate::stripe::stripe_count(),
+            spread_budget: AtomicUsize::new(b.max_striped_operations),
             start_ns,
             start_wall: SystemTime::now(),
             #[cfg(feature = "prometheus")]
@@ -559,6 +560,7 @@ impl std::fmt::Debug for MetricsCollector {
 #[must_use]
 pub struct MetricsCollectorBuilder {
     max_operations: usize,
+    max_striped_operations: usize,
     max_name_len: usize,
     window_length: Duration,
     window_slots: usize,
@@ -598,6 +600,7 @@ impl Default for MetricsCollectorBuilder {
     fn default() -> Self {
         Self {
             max_operations: 10_000,
+            max_striped_operations: 64,
             max_name_len: 128,
             window_length: Duration::from_secs(60),
             window_slots: 6,
@@ -620,6 +623,20 @@ impl MetricsCollectorBuilder {
     /// into [`OVERFLOW_OPERATION`].
     pub fn max_operations(mut self, cap: usize) -> Self {
         self.max_operations = cap;
+        self
+    }
+
+    /// How many operations may spread over one set of counters per core (at most 16) when
+    /// several cores record them at the same moment (default 64; 0 turns it off).
+    ///
+    /// Two cores adding to the same counters take turns owning their cache line, which
+    /// makes each record several times slower. An operation seen to collide spreads,
+    /// once, over a stripe per core, each holding a histogram of its own (8.6 KiB at the
+    /// default precision). This cap bounds what that adds: at most
+    /// `max_striped_operations × (cores − 1)` stripes per collector. Past it, contended
+    /// operations keep one stripe: every count stays exact, only slower.
+    pub fn max_striped_operations(mut self, cap: usize) -> Self {
+        self.max_striped_operations = cap;
         self
     }
 

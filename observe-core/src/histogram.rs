@@ -162,14 +162,15 @@ impl Counts {
         out
     }
 
-    /// Stores the sum of each run of `2^coarse_shift` counters (one coarse bucket of
-    /// `layout`) into `coarse`, modulo 2^32.
-    pub(crate) fn coarse_into(&self, layout: Layout, coarse: &[AtomicU32]) {
+    /// Adds the sum of each run of `2^coarse_shift` counters (one coarse bucket of
+    /// `layout`) to `coarse`, modulo 2^32. `coarse` has one writer: a plain load and
+    /// store, not an atomic add.
+    pub(crate) fn add_coarse_into(&self, layout: Layout, coarse: &[AtomicU32]) {
         let run = 1 << layout.coarse_shift();
         for (out, chunk) in coarse.iter().zip(self.low.chunks(run)) {
-            let sum = chunk
-                .iter()
-                .fold(0u32, |sum, c| sum.wrapping_add(c.load(Relaxed)));
+            let sum = chunk.iter().fold(out.load(Relaxed), |sum, c| {
+                sum.wrapping_add(c.load(Relaxed))
+            });
             out.store(sum, Relaxed);
         }
     }

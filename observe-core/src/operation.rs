@@ -1,7 +1,7 @@
 //! The stats of one operation, and [`OperationHandle`], which records into them
 //! without any name lookup.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
@@ -10,7 +10,7 @@ use crate::histogram::{Layout, quantile_bucket};
 use crate::report::{OperationSnapshot, RecentSnapshot, percent};
 use crate::stripe::{Merged, Record, Stripe, thread_stripe};
 use crate::timer::{OperationTimer, Timed};
-use crate::window::WindowReading;
+use crate::window::Window;
 
 /// Longest duration recorded as is (2^53 ns, about 104 days); longer ones are clamped,
 /// so totals stay exact as floats and cannot wrap in practice.
@@ -52,6 +52,8 @@ pub(crate) struct Shared {
     pub(crate) window_slots: usize,
     /// The most stripes an operation spreads over (one per core).
     pub(crate) stripes: usize,
+    /// How many more operations may spread over stripes.
+    pub(crate) spread_budget: AtomicUsize,
     /// `clock.now_ns()` when the collector was created.
     pub(crate) start_ns: u64,
     /// The wall-clock time matching `start_ns`.
@@ -65,6 +67,15 @@ impl Shared {
     pub(crate) fn wall_time(&self, ns: u64) -> SystemTime {
         self.start_wall + Duration::from_nanos(ns.saturating_sub(self.start_ns))
     }
+
+    /// Takes one unit of the spread budget, if any is left and spreading can help.
+    fn take_spread(&self) -> bool {
+        self.stripes > 1
+            && self
+                .spread_budget
+                .fetch_update(Relaxed, Relaxed, |left| left.checked_sub(1))
+                .is_ok()
+    }
 }
 
 /// The stats of one operation. Recording touches only atomics.
@@ -73,10 +84,12 @@ impl Shared {
 /// [`reset`](Self::reset) moves a baseline that the JSON views subtract, so exporters can
 /// stay monotonic. The histogram, min, max and window serve only the JSON views and are
 /// cleared by a reset. What a record writes lives in [`Stripe`]s: one, or one per core
-/// once recorders collide (see [`crate::stripe`]).
+/// once recorders collide (see [`crate::stripe`]); the recent window is the operation's
+/// own, checkpointing the sum of its stripes.
 ///
 /// `repr(C)` keeps the fields a lookup and a record read (the head of the name, the
-/// shared configuration, the collision count) together at the start, on one cache line.
+/// shared configuration, the spread state, the window's current period) together at the
+/// start, on one cache line.
 #[derive(Debug)]
 #[repr(C)]
 pub(crate) struct Operation {
@@ -84,8 +97,10 @@ pub(crate) struct Operation {
     /// touching the name's own allocation.
     name_head: [u8; NAME_HEAD],
     shared: Arc<Shared>,
-    /// Collisions seen on the first stripe, up to `SPREAD_AFTER`.
-    collisions: AtomicU32,
+    /// Collisions seen on the first stripe (below `SPREAD_AFTER`), or whether the
+    /// operation spread (`SPREAD`) or stays on one stripe (`DECIDING`, `DENIED`).
+    spread: AtomicU32,
+    window: Window,
     name: Box<str>,
     first: Stripe,
     /// The other stripes, allocated when a thread that maps to one first records into
@@ -111,6 +126,12 @@ fn head(name: &str) -> [u8; NAME_HEAD] {
 /// Collisions on the first stripe after which an operation spreads over more: a few, so
 /// that one unlucky coincidence does not cost an operation a stripe per core.
 const SPREAD_AFTER: u32 = 8;
+/// [`Operation::spread`]: the operation records into one stripe per core.
+const SPREAD: u32 = SPREAD_AFTER;
+/// [`Operation::spread`]: a recorder is taking the spread budget.
+const DECIDING: u32 = u32::MAX - 1;
+/// [`Operation::spread`]: no budget was left; the operation keeps one stripe.
+const DENIED: u32 = u32::MAX;
 
 /// Count, errors, total and longest duration since the last reset: what a summary
 /// needs, without quantiles or windows.
@@ -148,7 +169,8 @@ impl Operation {
             name_head: head(name),
             first: Stripe::new(&shared),
             more: (1..shared.stripes).map(|_| OnceLock::new()).collect(),
-            collisions: AtomicU32::new(0),
+            spread: AtomicU32::new(0),
+            window: Window::new(shared.layout, shared.window_length, shared.window_slots),
             base_total_ns: AtomicU64::new(0),
             base_errors: AtomicU64::new(0),
             base_cancelled: AtomicU64::new(0),
@@ -192,13 +214,48 @@ impl Operation {
             failed,
             cancelled,
         };
-        if self.collisions.load(Relaxed) < SPREAD_AFTER {
-            if !self.first.record(shared, record) {
-                self.collisions.fetch_add(1, Relaxed);
-            }
-        } else {
+        // Before this record counts itself, so that a checkpoint it takes excludes it.
+        self.window
+            .tick(record.now, |coarse| self.checkpoint(coarse));
+        let spread = self.spread.load(Relaxed);
+        if spread == SPREAD {
             self.spread_stripe().record(shared, record);
+        } else if !self.first.record(shared, record) && spread < SPREAD_AFTER {
+            self.collided(spread);
         }
+    }
+
+    /// Counts a collision on the first stripe; the one that reaches `SPREAD_AFTER` spreads
+    /// the operation if the collector's budget allows. A lost race loses only a count.
+    #[cold]
+    fn collided(&self, seen: u32) {
+        if seen + 1 < SPREAD_AFTER {
+            let _ = self
+                .spread
+                .compare_exchange(seen, seen + 1, Relaxed, Relaxed);
+        } else if self
+            .spread
+            .compare_exchange(seen, DECIDING, Relaxed, Relaxed)
+            .is_ok()
+        {
+            let state = if self.shared.take_spread() {
+                SPREAD
+            } else {
+                DENIED
+            };
+            self.spread.store(state, Relaxed);
+        }
+    }
+
+    /// Stores the coarse counts of every stripe, added up, into `coarse`; returns the
+    /// errors. Runs once per window period, on the period's first record.
+    #[cold]
+    fn checkpoint(&self, coarse: &[AtomicU32]) -> u64 {
+        coarse.iter().for_each(|c| c.store(0, Relaxed));
+        self.stripes().fold(0, |errors, stripe| {
+            stripe.histogram.add_coarse_into(self.shared.layout, coarse);
+            errors + stripe.hot.errors.load(Relaxed)
+        })
     }
 
     /// This thread's stripe of an operation that has spread.
@@ -241,7 +298,7 @@ impl Operation {
     /// Reads every atomic once and computes the figures.
     pub(crate) fn snapshot(&self, now_ns: u64) -> OperationSnapshot {
         let layout = self.shared.layout;
-        let merged = Merged::read(layout, now_ns, self.stripes());
+        let merged = Merged::read(layout, self.stripes());
         let counts = &merged.counts;
         let count: u64 = counts.iter().sum();
         let sums = self.sums();
@@ -273,12 +330,9 @@ impl Operation {
             .max()
             .unwrap_or(0);
         let age = now_ns.saturating_sub(self.shared.start_ns);
-        let window = WindowReading::new(
-            layout,
-            &merged.recent_counts,
-            merged.recent_errors,
-            self.first.window.covered(now_ns, age),
-        );
+        let window = self
+            .window
+            .reading(layout, now_ns, age, counts, merged.errors);
         let covered = window.covered.as_secs_f64();
         OperationSnapshot {
             name: self.name.to_string(),
@@ -358,6 +412,7 @@ impl Operation {
         for stripe in self.stripes() {
             stripe.reset(&self.shared);
         }
+        self.window.clear();
     }
 
     /// Bytes held by this entry, heap included.
@@ -365,6 +420,7 @@ impl Operation {
         std::mem::size_of::<Self>()
             + self.name.len()
             + self.more.len() * std::mem::size_of::<OnceLock<Box<Stripe>>>()
+            + self.window.heap_bytes()
             + self.stripes().map(Stripe::memory_bytes).sum::<usize>()
             - std::mem::size_of::<Stripe>()
     }
@@ -458,19 +514,24 @@ mod tests {
     use std::sync::atomic::Ordering::Relaxed;
     use std::time::{Duration, SystemTime};
 
-    use super::{Operation, Outcome, SPREAD_AFTER, Shared};
+    use super::{DENIED, Operation, Outcome, SPREAD, SPREAD_AFTER, Shared};
     use crate::clock::{Clock, ManualClock};
     use crate::histogram::{DEFAULT_PRECISION, Layout};
 
     fn shared(stripes: usize) -> Arc<Shared> {
+        shared_with(stripes, 1, ManualClock::new())
+    }
+
+    fn shared_with(stripes: usize, budget: usize, clock: ManualClock) -> Arc<Shared> {
         let layout = Layout::new(DEFAULT_PRECISION);
         Arc::new(Shared {
             layout,
-            clock: Clock::from(ManualClock::new()),
+            clock: Clock::from(clock),
             cancelled_is_error: true,
             window_length: Duration::from_secs(60),
             window_slots: 6,
             stripes,
+            spread_budget: std::sync::atomic::AtomicUsize::new(budget),
             start_ns: 0,
             start_wall: SystemTime::now(),
             #[cfg(feature = "prometheus")]
@@ -478,12 +539,97 @@ mod tests {
         })
     }
 
+    /// Records `each` operations of 1 ms from each of `threads` threads at once.
+    fn record_from_threads(op: &Operation, threads: usize, each: u64, failed: bool) {
+        let outcome = if failed { Outcome::Error } else { Outcome::Ok };
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| {
+                    for _ in 0..each {
+                        op.record(Duration::from_millis(1), outcome);
+                    }
+                });
+            }
+        });
+    }
+
+    #[test]
+    fn the_spread_budget_caps_how_many_operations_spread() {
+        let shared = shared_with(4, 1, ManualClock::new());
+        let first = Operation::new("first", Arc::clone(&shared));
+        let second = Operation::new("second", Arc::clone(&shared));
+        for op in [&first, &second] {
+            for _ in 0..SPREAD_AFTER {
+                op.collided(op.spread.load(Relaxed));
+            }
+        }
+        assert_eq!(first.spread.load(Relaxed), SPREAD);
+        assert_eq!(second.spread.load(Relaxed), DENIED, "no budget was left");
+        assert_eq!(shared.spread_budget.load(Relaxed), 0);
+
+        record_from_threads(&second, 4, 5_000, true);
+        assert_eq!(
+            second.stripes().count(),
+            1,
+            "a denied operation keeps one stripe"
+        );
+        let snapshot = second.snapshot(0);
+        assert_eq!((snapshot.count, snapshot.error_count), (20_000, 20_000));
+
+        record_from_threads(&first, 4, 5_000, false);
+        assert!(
+            first.stripes().count() >= 2,
+            "a spread operation takes stripes"
+        );
+        assert!(first.memory_bytes() > second.memory_bytes());
+        assert_eq!(first.snapshot(0).count, 20_000);
+    }
+
+    #[test]
+    fn one_stripe_per_core_is_never_a_reason_to_spend_budget() {
+        let shared = shared_with(1, 5, ManualClock::new());
+        let op = Operation::new("x", Arc::clone(&shared));
+        for _ in 0..SPREAD_AFTER {
+            op.collided(op.spread.load(Relaxed));
+        }
+        assert_eq!(op.spread.load(Relaxed), DENIED);
+        assert_eq!(shared.spread_budget.load(Relaxed), 5);
+    }
+
+    #[test]
+    fn the_recent_window_of_a_spread_operation_covers_every_stripe() {
+        let clock = ManualClock::new();
+        let op = Operation::new("x", shared_with(4, 1, clock.clone()));
+        op.spread.store(SPREAD, Relaxed);
+        let now = |c: &ManualClock| u64::try_from(c.now().as_nanos()).unwrap_or(u64::MAX);
+
+        clock.advance(Duration::from_secs(1));
+        record_from_threads(&op, 4, 1_000, true);
+        assert!(op.stripes().count() >= 2, "four threads share one stripe");
+        clock.advance(Duration::from_secs(14));
+        record_from_threads(&op, 4, 500, false);
+        let snapshot = op.snapshot(now(&clock));
+        assert_eq!(
+            (snapshot.recent.count, snapshot.recent.error_count),
+            (6_000, 4_000)
+        );
+
+        // At 65 s the window starts after 1 s: the errors there, on every stripe, left it.
+        clock.advance(Duration::from_secs(50));
+        let snapshot = op.snapshot(now(&clock));
+        assert_eq!(
+            (snapshot.recent.count, snapshot.recent.error_count),
+            (2_000, 0)
+        );
+        assert_eq!((snapshot.count, snapshot.error_count), (6_000, 4_000));
+    }
+
     #[test]
     fn a_spread_operation_adds_its_stripes_up_exactly() {
         const THREADS: u64 = 6;
         const EACH: u64 = 10_000;
         let op = Operation::new("x", shared(4));
-        op.collisions.store(SPREAD_AFTER, Relaxed);
+        op.spread.store(SPREAD, Relaxed);
         std::thread::scope(|scope| {
             for t in 0..THREADS {
                 let op = &op;

@@ -8,9 +8,13 @@
 //! `LongAdder` spreads a counter). Readers add the stripes up.
 //!
 //! Collisions are seen for free: a record reads the total just before it adds to it,
-//! and the add returns a different value only if another core wrote in between. An operation that never
-//! collides keeps one stripe and its memory; one that does pays a stripe per core that
-//! records it, allocated once, on the record that first needs it.
+//! and the add returns a different value only if another core wrote in between. An
+//! operation that never collides keeps one stripe and its memory; one that does pays a
+//! stripe (its fine histogram and a few counters, not a second recent window) per core
+//! that records it, allocated once, on the record that first needs it. How many
+//! operations of a collector may spread is capped
+//! ([`MetricsCollectorBuilder::max_striped_operations`](crate::MetricsCollectorBuilder::max_striped_operations)),
+//! so the memory they add is bounded whatever the load.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
@@ -19,7 +23,6 @@ use crossbeam_utils::CachePadded;
 
 use crate::histogram::{Counts, Layout};
 use crate::operation::Shared;
-use crate::window::Window;
 
 /// The counters a record always writes, on a cache line of their own so that the
 /// header of the operation (read by every recorder) and other stripes never share it.
@@ -50,7 +53,6 @@ pub(crate) struct Record {
 pub(crate) struct Stripe {
     pub(crate) hot: CachePadded<Hot>,
     pub(crate) histogram: Counts,
-    pub(crate) window: Window,
     /// Per Prometheus `le` bucket, the records that landed in a fine bucket straddling
     /// a boundary (never reset; see [`crate::prometheus::LeTable`]).
     #[cfg(feature = "prometheus")]
@@ -73,7 +75,6 @@ impl Stripe {
                 last_ns: AtomicU64::new(0),
             }),
             histogram: Counts::new(layout.buckets()),
-            window: Window::new(layout, shared.window_length, shared.window_slots),
             #[cfg(feature = "prometheus")]
             le_straddling: (0..shared.le.len()).map(|_| AtomicU64::new(0)).collect(),
             #[cfg(feature = "prometheus")]
@@ -84,10 +85,9 @@ impl Stripe {
     /// Records `r`; returns `false` if another core wrote this stripe meanwhile.
     #[inline]
     pub(crate) fn record(&self, shared: &Shared, r: Record) -> bool {
+        #[cfg(not(feature = "prometheus"))]
+        let _ = shared;
         let hot = &*self.hot;
-        // Before this record counts itself, so that a checkpoint it takes excludes it.
-        self.window
-            .tick(shared.layout, r.now, &self.histogram, &hot.errors);
         // Another core's add between the load and ours shows in the value ours returns.
         let before = hot.total_ns.load(Relaxed);
         let alone = hot.total_ns.fetch_add(r.ns, Relaxed) == before;
@@ -142,7 +142,6 @@ impl Stripe {
         self.hot.min_ns.store(u64::MAX, Relaxed);
         self.hot.max_ns.store(0, Relaxed);
         self.hot.last_ns.store(0, Relaxed);
-        self.window.clear();
     }
 
     /// Adds this stripe's lifetime count per `le` bucket (not cumulative; the last is
@@ -179,7 +178,7 @@ impl Stripe {
             (self.le_straddling.len() + self.le_reset.len()) * std::mem::size_of::<AtomicU64>();
         #[cfg(not(feature = "prometheus"))]
         let le = 0;
-        std::mem::size_of::<Self>() + self.histogram.heap_bytes() + self.window.heap_bytes() + le
+        std::mem::size_of::<Self>() + self.histogram.heap_bytes() + le
     }
 }
 
@@ -206,33 +205,22 @@ pub(crate) fn thread_stripe(count: usize) -> usize {
     number % count.max(1)
 }
 
-/// The fine counts and the recent window of several stripes, read once and merged.
+/// The fine counts and errors of several stripes, read once and added up.
 #[derive(Debug)]
 pub(crate) struct Merged {
     pub(crate) counts: Vec<u64>,
-    pub(crate) recent_counts: Vec<u64>,
-    pub(crate) recent_errors: u64,
+    pub(crate) errors: u64,
 }
 
 impl Merged {
-    pub(crate) fn read<'a>(
-        layout: Layout,
-        now_ns: u64,
-        stripes: impl Iterator<Item = &'a Stripe>,
-    ) -> Self {
+    pub(crate) fn read<'a>(layout: Layout, stripes: impl Iterator<Item = &'a Stripe>) -> Self {
         let mut merged = Self {
             counts: vec![0; layout.buckets()],
-            recent_counts: vec![0; layout.coarse_buckets()],
-            recent_errors: 0,
+            errors: 0,
         };
         for stripe in stripes {
-            let fine = stripe.histogram.read();
-            let errors = stripe.hot.errors.load(Relaxed);
-            merged.recent_errors +=
-                stripe
-                    .window
-                    .add_to(layout, now_ns, &fine, errors, &mut merged.recent_counts);
-            for (sum, count) in merged.counts.iter_mut().zip(fine) {
+            merged.errors += stripe.hot.errors.load(Relaxed);
+            for (sum, count) in merged.counts.iter_mut().zip(stripe.histogram.read()) {
                 *sum += count;
             }
         }

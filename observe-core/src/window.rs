@@ -1,5 +1,5 @@
-//! The recent behaviour of one operation (of one [`Stripe`](crate::stripe::Stripe)), as
-//! checkpoints of its running counts.
+//! The recent behaviour of one operation, as checkpoints of its running counts (summed
+//! over its [`Stripe`](crate::stripe::Stripe)s).
 //!
 //! Health decisions need what happened in the last minute, not since start: a lifetime
 //! error rate hides a fresh outage after a long uptime. Time is cut into periods of
@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::AcqRel, Ordering::Acquir
 use std::sync::atomic::{Ordering::Relaxed, Ordering::Release};
 use std::time::Duration;
 
-use crate::histogram::{Counts, Layout, quantile_bucket};
+use crate::histogram::{Layout, quantile_bucket};
 
 /// Recent figures read from a window.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
@@ -59,7 +59,7 @@ struct Checkpoint {
 const SLOT_BITS: u32 = 12;
 const MAX_SLOTS: usize = 1 << SLOT_BITS;
 
-/// The recent window of one stripe.
+/// The recent window of one operation.
 #[derive(Debug)]
 pub(crate) struct Window {
     slots: Box<[Checkpoint]>,
@@ -92,28 +92,22 @@ impl Window {
         now_ns / self.slot_ns + 1
     }
 
-    /// Called by every record ending at `now_ns`, before it counts itself in
-    /// `histogram` and `errors`: the first record of a period takes its checkpoint.
+    /// Called by every record ending at `now_ns`, before it counts itself: the first
+    /// record of a period takes its checkpoint with `take`, which stores the coarse counts
+    /// (modulo 2^32) into the slice it is given and returns the error count.
     #[inline]
-    pub(crate) fn tick(&self, layout: Layout, now_ns: u64, histogram: &Counts, errors: &AtomicU64) {
+    pub(crate) fn tick(&self, now_ns: u64, take: impl FnOnce(&[AtomicU32]) -> u64) {
         let latest = self.latest.load(Relaxed);
         let epoch = latest >> SLOT_BITS;
         // Epoch `e` covers `[(e - 1) * slot_ns, e * slot_ns)`.
         let start = epoch.wrapping_sub(1).wrapping_mul(self.slot_ns);
         if epoch == 0 || now_ns.wrapping_sub(start) >= self.slot_ns {
-            self.begin_period(layout, now_ns, latest, histogram, errors);
+            self.begin_period(now_ns, latest, take);
         }
     }
 
     #[cold]
-    fn begin_period(
-        &self,
-        layout: Layout,
-        now_ns: u64,
-        latest: u64,
-        histogram: &Counts,
-        errors: &AtomicU64,
-    ) {
+    fn begin_period(&self, now_ns: u64, latest: u64, take: impl FnOnce(&[AtomicU32]) -> u64) {
         let epoch = self.epoch(now_ns);
         // An earlier period (a clock that went backwards, a late thread) changes nothing;
         // of the records that reach a new one, one takes the checkpoint.
@@ -132,21 +126,21 @@ impl Window {
             return;
         };
         slot.epoch.store(0, Relaxed);
-        slot.errors.store(errors.load(Relaxed), Relaxed);
-        histogram.coarse_into(layout, &slot.coarse);
+        slot.errors.store(take(&slot.coarse), Relaxed);
         slot.epoch.store(epoch, Release);
     }
 
-    /// Adds what happened within the window at `now_ns` to `merged`, given the stripe's
-    /// fine counts and errors as read now; returns the errors.
-    pub(crate) fn add_to(
+    /// What happened within the window at `now_ns`, for an owner `age_ns` old, given its
+    /// fine counts and errors as read now.
+    pub(crate) fn reading(
         &self,
         layout: Layout,
         now_ns: u64,
+        age_ns: u64,
         fine: &[u64],
         errors_now: u64,
-        merged: &mut [u64],
-    ) -> u64 {
+    ) -> WindowReading {
+        let covered = self.covered(now_ns, age_ns);
         let now_epoch = self.epoch(now_ns);
         let oldest = self.oldest(now_epoch);
         // The earliest checkpoint inside the window stands for the window's start.
@@ -168,7 +162,7 @@ impl Window {
             }
         }
         let Some((_, start_errors, start_coarse)) = start else {
-            return 0;
+            return WindowReading::new(layout, &[], 0, covered);
         };
         let shift = layout.coarse_shift();
         let mut now_coarse = vec![0u64; start_coarse.len()];
@@ -177,15 +171,22 @@ impl Window {
                 *sum += count;
             }
         }
-        for ((sum, now), then) in merged.iter_mut().zip(now_coarse).zip(start_coarse) {
+        let recent: Vec<u64> = now_coarse
+            .into_iter()
+            .zip(start_coarse)
             // Modulo 2^32, and never more than is counted now (a reset races a checkpoint).
-            *sum += u64::from((now as u32).wrapping_sub(then)).min(now);
-        }
-        errors_now.saturating_sub(start_errors)
+            .map(|(now, then)| u64::from((now as u32).wrapping_sub(then)).min(now))
+            .collect();
+        WindowReading::new(
+            layout,
+            &recent,
+            errors_now.saturating_sub(start_errors),
+            covered,
+        )
     }
 
     /// The length of time the window covers at `now_ns`, for an owner `age_ns` old.
-    pub(crate) fn covered(&self, now_ns: u64, age_ns: u64) -> Duration {
+    fn covered(&self, now_ns: u64, age_ns: u64) -> Duration {
         let oldest = self.oldest(self.epoch(now_ns));
         let window_start = (oldest - 1).saturating_mul(self.slot_ns);
         Duration::from_nanos(now_ns.saturating_sub(window_start).min(age_ns).max(1))
@@ -196,7 +197,7 @@ impl Window {
         now_epoch.saturating_sub(self.slots.len() as u64 - 1).max(1)
     }
 
-    /// Forgets every checkpoint (the stripe's counts were cleared).
+    /// Forgets every checkpoint (the operation's counts were cleared).
     pub(crate) fn clear(&self) {
         self.latest.store(0, Relaxed);
         for slot in self.slots.iter() {
@@ -216,12 +217,12 @@ impl Window {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::histogram::DEFAULT_PRECISION;
+    use crate::histogram::{Counts, DEFAULT_PRECISION};
 
     const LAYOUT: Layout = Layout::new(DEFAULT_PRECISION);
     const SEC: u64 = 1_000_000_000;
 
-    /// A window with the counts it checkpoints, recorded into as a stripe does.
+    /// A window with the counts it checkpoints, recorded into as an operation does.
     struct Owner {
         window: Window,
         histogram: Counts,
@@ -238,7 +239,11 @@ mod tests {
         }
 
         fn record(&self, now: u64, ns: u64, failed: bool) {
-            self.window.tick(LAYOUT, now, &self.histogram, &self.errors);
+            self.window.tick(now, |coarse| {
+                coarse.iter().for_each(|c| c.store(0, Relaxed));
+                self.histogram.add_coarse_into(LAYOUT, coarse);
+                self.errors.load(Relaxed)
+            });
             self.histogram.increment(LAYOUT.index(ns));
             if failed {
                 self.errors.fetch_add(1, Relaxed);
@@ -246,11 +251,9 @@ mod tests {
         }
 
         fn read(&self, now: u64) -> WindowReading {
-            let mut merged = vec![0u64; LAYOUT.coarse_buckets()];
             let fine = self.histogram.read();
             let errors = self.errors.load(Relaxed);
-            let errors = self.window.add_to(LAYOUT, now, &fine, errors, &mut merged);
-            WindowReading::new(LAYOUT, &merged, errors, self.window.covered(now, now))
+            self.window.reading(LAYOUT, now, now, &fine, errors)
         }
     }
 
