@@ -14,7 +14,7 @@ use crate::window::Window;
 
 /// Longest duration recorded as is (2^53 ns, about 104 days); longer ones are clamped,
 /// so totals stay exact as floats and cannot wrap in practice.
-const MAX_RECORDED_NS: u64 = 1 << 53;
+pub(crate) const MAX_RECORDED_NS: u64 = 1 << 53;
 
 /// How an operation ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -162,6 +162,15 @@ pub(crate) fn validate(seconds: &[f64]) -> Result<(), String> {
             "bucket boundaries must be finite and positive, got {bad}"
         ));
     }
+    // Longer durations are recorded as this one, so a boundary past it would count them
+    // below it.
+    let longest = crate::operation::MAX_RECORDED_NS as f64 / 1e9;
+    if let Some(bad) = seconds.iter().find(|s| **s >= longest) {
+        return Err(format!(
+            "bucket boundaries must be below {longest} s (the longest duration recorded, \
+             about 104 days), got {bad}"
+        ));
+    }
     if let Some(pair) = seconds.windows(2).find(|w| w[0] >= w[1]) {
         return Err(format!(
             "bucket boundaries must be strictly increasing, got {} then {}",
@@ -286,6 +295,13 @@ mod tests {
         );
         assert!(validate(&[-1.0]).expect_err("invalid").contains("positive"));
         assert!(validate(&[f64::INFINITY]).is_err());
+        // 2^53 ns is the longest duration recorded; just below it is fine.
+        assert!(validate(&[9_007_199.0]).is_ok());
+        assert!(
+            validate(&[1.0, 1e7])
+                .expect_err("invalid")
+                .contains("longest duration recorded")
+        );
         assert!(
             validate(&vec![1.0; 65])
                 .expect_err("invalid")
