@@ -194,7 +194,6 @@ impl Counts {
         low + high
     }
 
-    #[cfg(feature = "prometheus")]
     /// Sets the counters in `range` to zero and returns their sum: no add racing with
     /// it is lost, each is either in the sum or left in its counter.
     pub(crate) fn take(&self, range: Range<usize>) -> u64 {
@@ -216,7 +215,7 @@ impl Counts {
     }
 
     /// Sets every counter to zero.
-    #[cfg(any(test, not(feature = "prometheus")))]
+    #[cfg(test)]
     pub(crate) fn clear(&self) {
         for counter in self.low.iter() {
             counter.store(0, Relaxed);

@@ -122,8 +122,13 @@ impl Stripe {
     /// Must not run while [`add_le`](Self::add_le) reads this stripe: the counts it
     /// moves out of the histogram are, for a moment, in neither place.
     pub(crate) fn reset(&self, shared: &Shared) {
-        // Counts move out of the histogram with atomic swaps: a record landing meanwhile
-        // stays in its counter, and is exported from there.
+        self.take_counts(shared);
+        self.restart_range(shared.layout);
+    }
+
+    /// Moves the counts out of the histogram with atomic swaps: a record landing
+    /// meanwhile stays in its counter (and is exported from there).
+    fn take_counts(&self, shared: &Shared) {
         #[cfg(feature = "prometheus")]
         {
             for (run, moved) in shared.le.runs().iter().zip(self.le_reset.iter()) {
@@ -135,13 +140,27 @@ impl Stripe {
             }
         }
         #[cfg(not(feature = "prometheus"))]
-        {
-            let _ = shared;
-            self.histogram.clear();
+        self.histogram.take(0..shared.layout.buckets());
+    }
+
+    /// Empties min, max and last-recorded, then widens min and max over what is still
+    /// counted: a record that landed after [`take_counts`](Self::take_counts) but set
+    /// its min and max before they were emptied. Summaries and quantiles read only the
+    /// buckets between min and max, so such a record must stay inside them (to its
+    /// bucket's lower bound). A record that lands after this scan sets min and max
+    /// itself, after its count.
+    fn restart_range(&self, layout: Layout) {
+        let hot = &*self.hot;
+        hot.min_ns.store(u64::MAX, Relaxed);
+        hot.max_ns.store(0, Relaxed);
+        hot.last_ns.store(0, Relaxed);
+        let counts = self.histogram.read();
+        let first = counts.iter().position(|&c| c > 0);
+        let last = counts.iter().rposition(|&c| c > 0);
+        if let (Some(first), Some(last)) = (first, last) {
+            hot.min_ns.fetch_min(layout.lower_ns(first), Relaxed);
+            hot.max_ns.fetch_max(layout.lower_ns(last), Relaxed);
         }
-        self.hot.min_ns.store(u64::MAX, Relaxed);
-        self.hot.max_ns.store(0, Relaxed);
-        self.hot.last_ns.store(0, Relaxed);
     }
 
     /// Adds this stripe's lifetime count per `le` bucket (not cumulative; the last is
@@ -225,5 +244,77 @@ impl Merged {
             }
         }
         merged
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::{Duration, SystemTime};
+
+    use super::{Record, Stripe};
+    use crate::clock::{Clock, ManualClock};
+    use crate::histogram::{DEFAULT_PRECISION, Layout};
+    use crate::operation::Shared;
+
+    fn shared() -> Arc<Shared> {
+        let layout = Layout::new(DEFAULT_PRECISION);
+        Arc::new(Shared {
+            layout,
+            clock: Clock::from(ManualClock::new()),
+            cancelled_is_error: true,
+            window_length: Duration::from_secs(60),
+            window_slots: 6,
+            stripes: 1,
+            spread_budget: std::sync::atomic::AtomicUsize::new(0),
+            start_ns: 0,
+            start_wall: SystemTime::now(),
+            #[cfg(feature = "prometheus")]
+            le: crate::prometheus::LeTable::new(layout, crate::prometheus::DEFAULT_BUCKETS),
+        })
+    }
+
+    fn record(shared: &Shared, stripe: &Stripe, ns: u64) {
+        let r = Record {
+            ns,
+            now: 0,
+            idx: shared.layout.index(ns),
+            failed: false,
+            cancelled: false,
+        };
+        stripe.record(shared, r);
+    }
+
+    #[test]
+    fn a_record_caught_inside_a_reset_stays_counted() {
+        let shared = shared();
+        let stripe = Stripe::new(&shared);
+        record(&shared, &stripe, 1_000);
+        // The record lands after the counts were taken and before min and max are
+        // emptied: its own min and max are lost, its count is not.
+        stripe.take_counts(&shared);
+        record(&shared, &stripe, 1_000_000_000);
+        stripe.restart_range(shared.layout);
+        assert_eq!(stripe.count(shared.layout), 1);
+
+        record(&shared, &stripe, 2_000);
+        assert_eq!(stripe.count(shared.layout), 2);
+        let min = stripe.hot.min_ns.load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(min, 2_000, "later records set min exactly");
+    }
+
+    #[test]
+    fn a_reset_with_nothing_in_flight_leaves_min_and_max_empty() {
+        let shared = shared();
+        let stripe = Stripe::new(&shared);
+        record(&shared, &stripe, 5_000);
+        stripe.reset(&shared);
+        assert_eq!(stripe.count(shared.layout), 0);
+        let hot = &*stripe.hot;
+        let relaxed = std::sync::atomic::Ordering::Relaxed;
+        assert_eq!(
+            (hot.min_ns.load(relaxed), hot.max_ns.load(relaxed)),
+            (u64::MAX, 0)
+        );
     }
 }
