@@ -476,16 +476,19 @@ impl MetricsCollector {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             if let Some(op) = inner.map.get(name, &guard) {
+                thread_cache::remember(op);
                 return f(op);
             }
             if inner.len.load(Acquire) < inner.max_operations {
                 let op = Arc::new(Operation::new(name, Arc::clone(&inner.shared)));
                 let op = inner.map.get_or_insert(name.into(), op, &guard);
                 inner.len.fetch_add(1, Release);
+                thread_cache::remember(op);
                 return f(op);
             }
         } else if let Some(op) = inner.map.get(name, &guard) {
             // Created by another thread since our first lookup.
+            thread_cache::remember(op);
             return f(op);
         }
         inner.folded.insert(name);
