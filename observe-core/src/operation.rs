@@ -198,10 +198,17 @@ impl Operation {
 
     #[inline]
     pub(crate) fn record(&self, duration: Duration, outcome: Outcome) {
+        self.record_ns(
+            u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX),
+            outcome,
+        );
+    }
+
+    /// Records one operation of `ns` nanoseconds.
+    #[inline]
+    pub(crate) fn record_ns(&self, ns: u64, outcome: Outcome) {
         let shared = &*self.shared;
-        let ns = u64::try_from(duration.as_nanos())
-            .unwrap_or(u64::MAX)
-            .min(MAX_RECORDED_NS);
+        let ns = ns.min(MAX_RECORDED_NS);
         let (failed, cancelled) = match outcome {
             Outcome::Ok => (false, false),
             Outcome::Error => (true, false),

@@ -31,7 +31,7 @@
 use std::future::Future;
 use std::ops::Deref;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -65,7 +65,16 @@ use crate::operation::{Operation, Outcome};
 #[must_use = "a timer dropped at once records a cancelled operation of zero length"]
 pub struct OperationTimer<'a> {
     op: Option<OperationRef<'a>>,
-    start: quanta::Instant,
+    /// The precise clock's raw reading (TSC ticks where `quanta` uses the TSC).
+    start: u64,
+}
+
+/// The precise clock of every timer: `quanta`'s TSC clock where the TSC is invariant, the
+/// OS's monotonic clock elsewhere. Timers keep raw readings and scale only the
+/// difference, once.
+fn precise() -> &'static quanta::Clock {
+    static CLOCK: OnceLock<quanta::Clock> = OnceLock::new();
+    CLOCK.get_or_init(quanta::Clock::new)
 }
 
 /// The operation a timer records into: borrowed from a handle, or owned.
@@ -107,7 +116,7 @@ impl<'a> OperationTimer<'a> {
     fn start(op: OperationRef<'a>) -> Self {
         Self {
             op: Some(op),
-            start: quanta::Instant::now(),
+            start: precise().raw(),
         }
     }
 
@@ -128,7 +137,15 @@ impl<'a> OperationTimer<'a> {
     /// Time elapsed since the timer started.
     #[must_use]
     pub fn elapsed(&self) -> Duration {
-        quanta::Instant::now().saturating_duration_since(self.start)
+        Duration::from_nanos(self.elapsed_ns())
+    }
+
+    /// Nanoseconds since the timer started (0 if the clock read lower, as it may across
+    /// cores whose counters disagree).
+    #[inline]
+    fn elapsed_ns(&self) -> u64 {
+        let clock = precise();
+        clock.delta_as_nanos(self.start, clock.raw())
     }
 
     /// Ends the timer with the outcome of `result`: an `Err` is an error. Returns the
@@ -154,11 +171,11 @@ impl<'a> OperationTimer<'a> {
 
     #[inline]
     fn finish(&mut self, outcome: Outcome) -> Duration {
-        let elapsed = self.elapsed();
+        let elapsed = self.elapsed_ns();
         if let Some(op) = self.op.take() {
-            op.record(elapsed, outcome);
+            op.record_ns(elapsed, outcome);
         }
-        elapsed
+        Duration::from_nanos(elapsed)
     }
 }
 
