@@ -209,19 +209,35 @@ pub(crate) fn stripe_count() -> usize {
 /// The stripe this thread records into, among `count`, once an operation is spread.
 ///
 /// Threads take numbers in turn the first time they need one, so the first `count`
-/// threads that record spread operations all land on different stripes.
+/// threads that record spread operations all land on different stripes. The index is
+/// kept beside the count it was taken for: a record compares, it does not divide.
 #[inline]
 pub(crate) fn thread_stripe(count: usize) -> usize {
+    thread_local! {
+        /// `(count, index)` of the last call.
+        static LAST: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+    }
+    let (last_count, index) = LAST.get();
+    if last_count == count {
+        return index;
+    }
+    let index = thread_number() % count.max(1);
+    LAST.set((count, index));
+    index
+}
+
+/// This thread's number, taken in turn on first use.
+#[cold]
+fn thread_number() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
         static NUMBER: Cell<Option<usize>> = const { Cell::new(None) };
     }
-    let number = NUMBER.get().unwrap_or_else(|| {
+    NUMBER.get().unwrap_or_else(|| {
         let number = NEXT.fetch_add(1, Relaxed);
         NUMBER.set(Some(number));
         number
-    });
-    number % count.max(1)
+    })
 }
 
 /// The fine counts and errors of several stripes, read once and added up.
