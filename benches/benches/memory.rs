@@ -5,6 +5,10 @@
 //! `prometheus-client`, `prometheus` and `metrics-exporter-prometheus` too (same 15
 //! buckets). Not a criterion bench: a plain `main` that prints figures.
 //!
+//! It also prints what striping adds: the size of one operation that two threads record
+//! at once, which spreads over a stripe per core, and the most that the default budget
+//! of striped operations can add to a collector on this machine.
+//!
 //! Run with:
 //!
 //! ```text
@@ -64,6 +68,41 @@ fn print_rss_growth<T>(row: &str, build: impl FnOnce() -> T) -> T {
     built
 }
 
+/// The size of one operation that every core records at once, so that it spreads.
+fn print_striped_entry() {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let collector = MetricsCollector::new();
+    let handle = collector.operation("contended");
+    let alone = collector.memory_usage();
+    std::thread::scope(|scope| {
+        for _ in 0..cores {
+            scope.spawn(|| {
+                for i in 0..200_000 {
+                    handle.record(duration(i % RECORDS_PER_OPERATION), false);
+                }
+            });
+        }
+    });
+    let striped = collector.memory_usage();
+    let stripes = cores.min(16);
+    let per_stripe = striped.saturating_sub(alone) / stripes.saturating_sub(1).max(1);
+    println!(
+        "memory/observe/striped_entry: {striped} bytes ({:.2} KiB) for one operation \
+         recorded by {cores} threads at once, against {alone} bytes alone: \
+         {per_stripe} bytes per extra stripe",
+        striped as f64 / 1024.0
+    );
+    println!(
+        "memory/observe/striping_bound: at most 64 striped operations (the default \
+         budget) x {} extra stripes x {per_stripe} bytes = {} bytes ({:.2} MiB) on this \
+         machine; {:.2} MiB on 16 cores",
+        stripes.saturating_sub(1),
+        64 * stripes.saturating_sub(1) * per_stripe,
+        (64 * stripes.saturating_sub(1) * per_stripe) as f64 / 1024.0 / 1024.0,
+        (64 * 15 * per_stripe) as f64 / 1024.0 / 1024.0,
+    );
+}
+
 fn main() {
     let names = names();
 
@@ -90,6 +129,8 @@ fn main() {
         observe_core::human_duration(duration(0)),
         observe_core::human_duration(duration(RECORDS_PER_OPERATION - 1)),
     );
+
+    print_striped_entry();
 
     let family = print_rss_growth("prometheus_client/histogram_family", || {
         let family =

@@ -634,7 +634,7 @@ impl MetricsCollectorBuilder {
     ///
     /// Two cores adding to the same counters take turns owning their cache line, which
     /// makes each record several times slower. An operation seen to collide spreads,
-    /// once, over a stripe per core, each holding a histogram of its own (8.6 KiB at the
+    /// once, over a stripe per core, each holding a histogram of its own (8.8 KiB at the
     /// default precision). This cap bounds what that adds: at most
     /// `max_striped_operations × (cores − 1)` stripes per collector. Past it, contended
     /// operations keep one stripe: every count stays exact, only slower.
