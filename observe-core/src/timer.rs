@@ -211,7 +211,22 @@ pin_project_lite::pin_project! {
 }
 
 impl<F> Timed<F> {
-    pub(crate) fn new(inner: F, timer: OperationTimer<'static>) -> Self {
+    /// Times `inner` with `timer`, which may have started before the future was made (so
+    /// that the work of building it counts too).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use observe_core::{MetricsCollector, Timed};
+    ///
+    /// let collector = MetricsCollector::new();
+    /// let timer = collector.start_timer("fetch");
+    /// let request = async { Err::<(), _>("timed out") }; // built after the timer started
+    /// assert!(Timed::new(request, timer).await.is_err());
+    /// assert_eq!(collector.get("fetch").unwrap().error_count, 1);
+    /// # }
+    /// ```
+    pub fn new(inner: F, timer: OperationTimer<'static>) -> Self {
         Self {
             inner,
             timer: Some(timer),

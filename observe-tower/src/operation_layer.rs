@@ -29,9 +29,9 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
-use observe_core::{MetricsCollector, OperationHandle, OperationTimer};
+use observe_core::{MetricsCollector, OperationHandle, Timed};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
@@ -164,19 +164,18 @@ where
             Naming::FromRequest(collector, name) => collector.start_timer(&name(&req)),
         };
         OperationFuture {
-            inner: self.inner.call(req),
-            timer: Some(timer),
+            inner: Timed::new(self.inner.call(req), timer),
         }
     }
 }
 
 pin_project! {
     /// Response future for [`Operation`]: records when the call completes, or as
-    /// cancelled when dropped before.
+    /// cancelled when dropped before. The timing is core's [`Timed`], started before the
+    /// inner service's `call`.
     pub struct OperationFuture<F> {
         #[pin]
-        inner: F,
-        timer: Option<OperationTimer<'static>>,
+        inner: Timed<F>,
     }
 }
 
@@ -187,19 +186,14 @@ where
     type Output = Result<T, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let result = ready!(this.inner.poll(cx));
-        if let Some(timer) = this.timer.take() {
-            timer.end(&result);
-        }
-        Poll::Ready(result)
+        self.project().inner.poll(cx)
     }
 }
 
 impl<F> std::fmt::Debug for OperationFuture<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OperationFuture")
-            .field("timer", &self.timer)
-            .finish_non_exhaustive()
+            .field("inner", &self.inner)
+            .finish()
     }
 }
