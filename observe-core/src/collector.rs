@@ -754,8 +754,7 @@ impl MetricsCollectorBuilder {
                     reason,
                 },
             )?;
-            crate::prometheus::validate_buckets(&self.prometheus.buckets)
-                .map_err(|reason| BuildError::Buckets { reason })?;
+            crate::prometheus::validate_seconds(&self.prometheus.buckets)?;
         }
         Ok(MetricsCollector::from_builder(self))
     }

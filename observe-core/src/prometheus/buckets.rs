@@ -8,6 +8,7 @@
 
 use std::ops::Range;
 
+use crate::error::BuildError;
 use crate::histogram::Layout;
 
 /// The default `le` boundaries in seconds: 0.5 ms to 30 s.
@@ -149,35 +150,55 @@ fn seconds_to_bound_ns(seconds: f64) -> u64 {
     u64::try_from(ns).unwrap_or(u64::MAX)
 }
 
-/// Checks boundaries: finite, positive, strictly increasing, at most `MAX_BUCKETS`.
-pub(crate) fn validate(seconds: &[f64]) -> Result<(), String> {
-    if seconds.len() > MAX_BUCKETS {
-        return Err(format!(
-            "at most {MAX_BUCKETS} buckets, got {}",
-            seconds.len()
-        ));
-    }
-    if let Some(bad) = seconds.iter().find(|s| !s.is_finite() || **s <= 0.0) {
-        return Err(format!(
-            "bucket boundaries must be finite and positive, got {bad}"
-        ));
-    }
-    // Longer durations are recorded as this one, so a boundary past it would count them
-    // below it.
-    let longest = crate::operation::MAX_RECORDED_NS as f64 / 1e9;
-    if let Some(bad) = seconds.iter().find(|s| **s >= longest) {
-        return Err(format!(
-            "bucket boundaries must be below {longest} s (the longest duration recorded, \
-             about 104 days), got {bad}"
-        ));
-    }
-    if let Some(pair) = seconds.windows(2).find(|w| w[0] >= w[1]) {
-        return Err(format!(
+/// Checks histogram boundaries the way this crate's builders and `observe-tower`'s do:
+/// finite, positive, strictly increasing, at most 64. An empty list is valid (only the
+/// `+Inf` bucket).
+///
+/// ```
+/// use observe_core::prometheus::validate_buckets;
+///
+/// assert!(validate_buckets(&[0.01, 0.1, 1.0]).is_ok());
+/// let err = validate_buckets(&[0.1, 0.01]).unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     "invalid Prometheus buckets: bucket boundaries must be strictly increasing, got 0.1 then 0.01"
+/// );
+/// ```
+///
+/// # Errors
+///
+/// [`BuildError::Buckets`] saying which rule the list breaks.
+pub fn validate_buckets(bounds: &[f64]) -> Result<(), BuildError> {
+    let reason = if bounds.len() > MAX_BUCKETS {
+        format!("at most {MAX_BUCKETS} buckets, got {}", bounds.len())
+    } else if let Some(bad) = bounds.iter().find(|s| !s.is_finite() || **s <= 0.0) {
+        format!("bucket boundaries must be finite and positive, got {bad}")
+    } else if let Some(pair) = bounds.windows(2).find(|w| w[0] >= w[1]) {
+        format!(
             "bucket boundaries must be strictly increasing, got {} then {}",
             pair[0], pair[1]
-        ));
+        )
+    } else {
+        return Ok(());
+    };
+    Err(BuildError::Buckets { reason })
+}
+
+/// [`validate_buckets`] for the duration histograms of operations, in seconds: also
+/// below the longest duration recorded (longer ones are recorded as it, so a boundary
+/// past it would count them below it).
+pub(crate) fn validate_seconds(seconds: &[f64]) -> Result<(), BuildError> {
+    validate_buckets(seconds)?;
+    let longest = crate::operation::MAX_RECORDED_NS as f64 / 1e9;
+    match seconds.iter().find(|s| **s >= longest) {
+        Some(bad) => Err(BuildError::Buckets {
+            reason: format!(
+                "bucket boundaries must be below {longest} s (the longest duration \
+                 recorded, about 104 days), got {bad}"
+            ),
+        }),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -281,30 +302,39 @@ mod tests {
 
     #[test]
     fn invalid_boundaries_are_rejected_with_a_reason() {
-        assert!(validate(DEFAULT_BUCKETS).is_ok());
-        assert!(validate(&[]).is_ok());
+        assert!(validate_seconds(DEFAULT_BUCKETS).is_ok());
+        assert!(validate_seconds(&[]).is_ok());
         assert!(
-            validate(&[0.1, 0.1])
+            validate_seconds(&[0.1, 0.1])
                 .expect_err("invalid")
+                .to_string()
                 .contains("increasing")
         );
         assert!(
-            validate(&[f64::NAN])
+            validate_seconds(&[f64::NAN])
                 .expect_err("invalid")
+                .to_string()
                 .contains("finite")
         );
-        assert!(validate(&[-1.0]).expect_err("invalid").contains("positive"));
-        assert!(validate(&[f64::INFINITY]).is_err());
-        // 2^53 ns is the longest duration recorded; just below it is fine.
-        assert!(validate(&[9_007_199.0]).is_ok());
         assert!(
-            validate(&[1.0, 1e7])
+            validate_seconds(&[-1.0])
                 .expect_err("invalid")
+                .to_string()
+                .contains("positive")
+        );
+        assert!(validate_seconds(&[f64::INFINITY]).is_err());
+        // 2^53 ns is the longest duration recorded; just below it is fine.
+        assert!(validate_seconds(&[9_007_199.0]).is_ok());
+        assert!(
+            validate_seconds(&[1.0, 1e7])
+                .expect_err("invalid")
+                .to_string()
                 .contains("longest duration recorded")
         );
         assert!(
-            validate(&vec![1.0; 65])
+            validate_seconds(&vec![1.0; 65])
                 .expect_err("invalid")
+                .to_string()
                 .contains("at most")
         );
     }

@@ -95,8 +95,8 @@ mod process;
 mod readings;
 mod writer;
 
-pub use buckets::DEFAULT_BUCKETS;
-pub(crate) use buckets::{LeTable, validate as validate_buckets};
+pub use buckets::{DEFAULT_BUCKETS, validate_buckets};
+pub(crate) use buckets::{LeTable, validate_seconds};
 pub use format::ExpositionFormat;
 pub(crate) use format::openmetrics_to_prometheus;
 pub(crate) use operations::OperationsCollector;

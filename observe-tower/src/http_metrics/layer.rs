@@ -4,7 +4,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use http::StatusCode;
-use observe_core::MetricsCollector;
+use observe_core::prometheus::validate_buckets;
+use observe_core::{BuildError, MetricsCollector};
 use tower_layer::Layer;
 
 use super::families::{DEFAULT_SIZE_BUCKETS, HttpFamilies};
@@ -144,16 +145,45 @@ impl HttpMetricsLayerBuilder {
     /// The `le` boundaries of the duration histogram, in seconds (default: the
     /// collector's defaults, 0.5 ms to 30 s). The families are registered once per
     /// collector: the first layer built on a collector sets the buckets of all.
-    pub fn duration_buckets(mut self, seconds: impl IntoIterator<Item = f64>) -> Self {
+    ///
+    /// ```
+    /// # let collector = observe_core::MetricsCollector::new();
+    /// use observe_tower::HttpMetricsLayer;
+    ///
+    /// let layer = HttpMetricsLayer::builder(&collector)
+    ///     .duration_buckets([0.005, 0.05, 0.5, 5.0])?
+    ///     .build();
+    /// assert!(HttpMetricsLayer::builder(&collector).duration_buckets([1.0, f64::NAN]).is_err());
+    /// # let _ = layer;
+    /// # Ok::<(), observe_core::BuildError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::Buckets`] when the boundaries are not finite, positive and strictly
+    /// increasing, or more than 64 (see [`validate_buckets`]).
+    pub fn duration_buckets(
+        mut self,
+        seconds: impl IntoIterator<Item = f64>,
+    ) -> Result<Self, BuildError> {
         self.duration_buckets = seconds.into_iter().collect();
-        self
+        validate_buckets(&self.duration_buckets)?;
+        Ok(self)
     }
 
     /// The `le` boundaries of the response size histogram, in bytes (default 100 B to
     /// 10 MB by powers of ten).
-    pub fn size_buckets(mut self, bytes: impl IntoIterator<Item = f64>) -> Self {
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::Buckets`], as for [`duration_buckets`](Self::duration_buckets).
+    pub fn size_buckets(
+        mut self,
+        bytes: impl IntoIterator<Item = f64>,
+    ) -> Result<Self, BuildError> {
         self.size_buckets = bytes.into_iter().collect();
-        self
+        validate_buckets(&self.size_buckets)?;
+        Ok(self)
     }
 
     /// The most distinct route labels kept (default 1,000); further templates are

@@ -332,3 +332,45 @@ async fn two_layers_on_one_collector_share_the_families() {
         1
     );
 }
+
+#[tokio::test]
+async fn invalid_bucket_lists_are_refused_and_register_nothing() {
+    let collector = MetricsCollector::new();
+    let builder = HttpMetricsLayer::builder(&collector);
+    let refused = builder.size_buckets([1_000.0, 100.0]).map(|_| ());
+    let message = refused.expect_err("a decreasing list").to_string();
+    assert!(message.contains("strictly increasing"), "{message}");
+    for bad in [vec![-1.0], vec![0.1, f64::INFINITY], vec![1.0; 65]] {
+        assert!(
+            HttpMetricsLayer::builder(&collector)
+                .duration_buckets(bad.clone())
+                .is_err(),
+            "{bad:?}"
+        );
+    }
+    let text = collector
+        .encode_prometheus(ExpositionFormat::Prometheus)
+        .expect("encodes");
+    assert!(
+        !text.contains("http_request"),
+        "a refused builder registered families"
+    );
+
+    let layer = HttpMetricsLayer::builder(&collector)
+        .size_buckets([10.0, 1_000.0])
+        .expect("valid")
+        .build();
+    let response = ServiceBuilder::new()
+        .layer(layer)
+        .service(service_fn(|_req: Request<Body>| async {
+            Ok::<_, Infallible>(Response::new(Body::from("0123456789ab")))
+        }))
+        .oneshot(Request::get("/x").body(Body::empty()).expect("request"))
+        .await
+        .expect("response");
+    response.into_body().collect().await.expect("body");
+    let text = collector
+        .encode_prometheus(ExpositionFormat::Prometheus)
+        .expect("encodes");
+    assert!(text.contains("le=\"1000.0\""), "{text}");
+}
