@@ -68,6 +68,30 @@ impl Shared {
         self.start_wall + Duration::from_nanos(ns.saturating_sub(self.start_ns))
     }
 
+    /// The defaults of a collector, with `stripes`, a spread budget and a manual clock,
+    /// for unit tests.
+    #[cfg(test)]
+    pub(crate) fn for_tests(
+        stripes: usize,
+        budget: usize,
+        clock: crate::clock::ManualClock,
+    ) -> Arc<Self> {
+        let layout = Layout::new(crate::histogram::DEFAULT_PRECISION);
+        Arc::new(Self {
+            layout,
+            clock: Clock::from(clock),
+            cancelled_is_error: true,
+            window_length: Duration::from_secs(60),
+            window_slots: 6,
+            stripes,
+            spread_budget: AtomicUsize::new(budget),
+            start_ns: 0,
+            start_wall: SystemTime::now(),
+            #[cfg(feature = "prometheus")]
+            le: crate::prometheus::LeTable::new(layout, crate::prometheus::DEFAULT_BUCKETS),
+        })
+    }
+
     /// Takes one unit of the spread budget, if any is left and spreading can help.
     fn take_spread(&self) -> bool {
         self.stripes > 1
@@ -519,31 +543,17 @@ impl std::fmt::Debug for OperationHandle {
 mod tests {
     use std::sync::Arc;
     use std::sync::atomic::Ordering::Relaxed;
-    use std::time::{Duration, SystemTime};
+    use std::time::Duration;
 
     use super::{DENIED, Operation, Outcome, SPREAD, SPREAD_AFTER, Shared};
-    use crate::clock::{Clock, ManualClock};
-    use crate::histogram::{DEFAULT_PRECISION, Layout};
+    use crate::clock::ManualClock;
 
     fn shared(stripes: usize) -> Arc<Shared> {
         shared_with(stripes, 1, ManualClock::new())
     }
 
     fn shared_with(stripes: usize, budget: usize, clock: ManualClock) -> Arc<Shared> {
-        let layout = Layout::new(DEFAULT_PRECISION);
-        Arc::new(Shared {
-            layout,
-            clock: Clock::from(clock),
-            cancelled_is_error: true,
-            window_length: Duration::from_secs(60),
-            window_slots: 6,
-            stripes,
-            spread_budget: std::sync::atomic::AtomicUsize::new(budget),
-            start_ns: 0,
-            start_wall: SystemTime::now(),
-            #[cfg(feature = "prometheus")]
-            le: crate::prometheus::LeTable::new(layout, crate::prometheus::DEFAULT_BUCKETS),
-        })
+        Shared::for_tests(stripes, budget, clock)
     }
 
     /// Records `each` operations of 1 ms from each of `threads` threads at once.
@@ -641,6 +651,9 @@ mod tests {
         const EACH: u64 = 10_000;
         let op = Operation::new("x", shared(4));
         op.spread.store(SPREAD, Relaxed);
+        // The window's one checkpoint (the clock stays at 0), taken before the threads
+        // race: records racing a checkpoint may land on either side of it.
+        op.record(Duration::from_nanos(999), Outcome::Ok);
         std::thread::scope(|scope| {
             for t in 0..THREADS {
                 let op = &op;
@@ -658,17 +671,20 @@ mod tests {
         });
         assert!(op.stripes().count() >= 2, "six threads share one stripe");
 
-        let all = THREADS * EACH;
+        let all = THREADS * EACH + 1;
         let cancelled = THREADS * EACH.div_ceil(7);
         let errors = THREADS * (EACH / 7 * 2 + 2) + cancelled;
-        let total: u64 = (0..all).map(|n| 1_000 + n).sum();
+        let total: u64 = 999 + (0..THREADS * EACH).map(|n| 1_000 + n).sum::<u64>();
         let snapshot = op.snapshot(0);
         assert_eq!(snapshot.count, all);
         assert_eq!(snapshot.cancelled_count, cancelled);
         assert_eq!(snapshot.error_count, errors);
         assert_eq!(snapshot.total, Duration::from_nanos(total));
-        assert_eq!(snapshot.min, Duration::from_nanos(1_000));
-        assert_eq!(snapshot.max, Duration::from_nanos(1_000 + all - 1));
+        assert_eq!(snapshot.min, Duration::from_nanos(999));
+        assert_eq!(
+            snapshot.max,
+            Duration::from_nanos(1_000 + THREADS * EACH - 1)
+        );
         assert_eq!(
             (snapshot.recent.count, snapshot.recent.error_count),
             (all, errors)

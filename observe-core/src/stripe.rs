@@ -266,28 +266,13 @@ impl Merged {
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
-    use std::time::{Duration, SystemTime};
 
     use super::{Record, Stripe};
-    use crate::clock::{Clock, ManualClock};
-    use crate::histogram::{DEFAULT_PRECISION, Layout};
+    use crate::clock::ManualClock;
     use crate::operation::Shared;
 
     fn shared() -> Arc<Shared> {
-        let layout = Layout::new(DEFAULT_PRECISION);
-        Arc::new(Shared {
-            layout,
-            clock: Clock::from(ManualClock::new()),
-            cancelled_is_error: true,
-            window_length: Duration::from_secs(60),
-            window_slots: 6,
-            stripes: 1,
-            spread_budget: std::sync::atomic::AtomicUsize::new(0),
-            start_ns: 0,
-            start_wall: SystemTime::now(),
-            #[cfg(feature = "prometheus")]
-            le: crate::prometheus::LeTable::new(layout, crate::prometheus::DEFAULT_BUCKETS),
-        })
+        Shared::for_tests(1, 0, ManualClock::new())
     }
 
     fn record(shared: &Shared, stripe: &Stripe, ns: u64) {

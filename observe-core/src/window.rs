@@ -12,9 +12,12 @@
 //! checkpoint had no record, so the next checkpoint, or the counts of now, stand for its
 //! start.
 //!
-//! Checkpoints race with recorders: a record that lands while the first record of its
-//! period takes the checkpoint may be counted in the previous period. The lifetime
-//! figures are exact whatever happens here.
+//! Checkpoints race with recorders: a record that lands, on any stripe, while the first
+//! record of its period takes the checkpoint (a read of every stripe's histogram, a
+//! microsecond or two) may be counted in the previous period, and so leave the window
+//! one period early; its error may be counted on the other side from its count. That
+//! is a few records per period at most at any realistic rate. The lifetime figures are
+//! exact whatever happens here.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::AcqRel, Ordering::Acquire};
 use std::sync::atomic::{Ordering::Relaxed, Ordering::Release};
