@@ -16,8 +16,9 @@
 //!   the `Instant::now()` pair alone, then each library recording through a held handle
 //!   and by name (100 names, or label sets, in rotation). Every row records the same
 //!   1,024 durations, spread log-uniformly from 1 µs to 1 s, in rotation.
-//! - `contention`: the same held-handle and by-name records, and a bare shared
-//!   `AtomicU64::fetch_add`, on one thread and on two threads hitting the same operation.
+//! - `contention`: the same held-handle and by-name records, a bare shared
+//!   `AtomicU64::fetch_add`, and the machine's floor (each thread adding to an
+//!   `AtomicU64` of its own), on one thread and on two threads hitting the same operation.
 //!   Each thread does the full iteration count after a barrier; the reported time runs
 //!   from the first thread's start to the last one's end, so a row reads as nanoseconds
 //!   per operation per thread. The two-thread rows mean something only when two cores are
@@ -297,7 +298,22 @@ fn contention(c: &mut Criterion) {
     metrics_handle();
     let metrics_histogram = metrics::histogram!("op_duration_seconds", "operation" => "x");
 
+    thread_local! {
+        /// Each thread's own counter: nothing shared, the floor of two threads here.
+        static OWN: AtomicU64 = const { AtomicU64::new(0) };
+    }
     for threads in [1, 2] {
+        group.bench_function(BenchmarkId::new("atomic/fetch_add_own", threads), |b| {
+            b.iter_custom(|iters| {
+                on_threads(threads, iters, &|n| {
+                    OWN.with(|own| {
+                        for i in 0..n {
+                            own.fetch_add(d(i).as_nanos() as u64, Relaxed);
+                        }
+                    });
+                })
+            });
+        });
         group.bench_function(BenchmarkId::new("atomic/fetch_add", threads), |b| {
             b.iter_custom(|iters| {
                 on_threads(threads, iters, &|n| {
