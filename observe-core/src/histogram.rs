@@ -7,12 +7,15 @@
 //! (0.78 % at the default precision of 7 bits). The top bucket ends at `2^42` ns
 //! (about 73 minutes); longer durations land in it and the exact maximum is kept apart.
 //!
-//! Counts are `u32` to halve the memory of an entry; the rare bucket that passes
-//! `u32::MAX` spills its high word into a second array allocated at that moment.
+//! Counts are `u32` to halve the memory of an entry; the rare bucket that passes `2^31`
+//! spills into a high word, in a second array allocated at that moment (see [`Counts`]).
 
 use std::ops::Range;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
+use std::sync::atomic::{AtomicU32, fence};
+
+use crossbeam_utils::Backoff;
 
 /// Durations are recorded in units of `2^UNIT_SHIFT` nanoseconds.
 const UNIT_SHIFT: u32 = 4;
@@ -112,8 +115,19 @@ impl Layout {
     }
 }
 
-/// A fixed array of atomic counters: `u32` words with a high word that is only
-/// allocated once some counter has wrapped.
+/// The top bit of a low word. It is set from the record that fills the word to `2^31`
+/// until that record has moved the `2^31` into the high word: while it is set, the pair
+/// of words does not say the count, and readers wait for the move.
+const CARRY: u32 = 1 << 31;
+
+/// A fixed array of atomic counters: 31 bits in a `u32` low word, and a high word that
+/// is only allocated once some counter has passed `2^31`.
+///
+/// The record that fills a low word to `2^31` adds one to its high word, then takes the
+/// `2^31` out of the low word. Between the two steps the low word's top bit is set, so a
+/// reader can tell the moment apart and wait it out (nanoseconds): a read is never off by
+/// `2^31`, however it falls between the steps. Recording is one relaxed `fetch_add` and a
+/// compare, as before.
 #[derive(Debug)]
 pub(crate) struct Counts {
     low: Box<[AtomicU32]>,
@@ -131,35 +145,97 @@ impl Counts {
     /// Adds one to counter `idx` (which the caller keeps in bounds).
     #[inline]
     pub(crate) fn increment(&self, idx: usize) {
-        if let Some(counter) = self.low.get(idx)
-            && counter.fetch_add(1, Relaxed) == u32::MAX
+        if let Some(low) = self.low.get(idx)
+            && low.fetch_add(1, Relaxed) == CARRY - 1
         {
-            self.carry(idx);
+            self.carry(idx, low);
         }
     }
 
+    /// Moves `2^31` from counter `idx`'s low word into its high word.
     #[cold]
-    fn carry(&self, idx: usize) {
+    fn carry(&self, idx: usize, low: &AtomicU32) {
         let len = self.low.len();
         let high = self
             .high
             .get_or_init(|| (0..len).map(|_| AtomicU32::new(0)).collect());
-        high[idx].fetch_add(1, Relaxed);
+        if let Some(high) = high.get(idx) {
+            // Release: a reader that sees this high word also sees the low word full.
+            high.fetch_add(1, Release);
+        }
+        // Release: a reader that sees the low word emptied also sees the high word.
+        low.fetch_sub(CARRY, Release);
+    }
+
+    /// Counter `idx`'s high word, in units of `2^31`.
+    fn high_word(&self, idx: usize) -> u64 {
+        self.high
+            .get()
+            .and_then(|high| high.get(idx))
+            .map_or(0, |word| u64::from(word.load(Acquire)))
+    }
+
+    /// Reads counter `idx` (in bounds), waiting out a carry in progress: the high word
+    /// read the same before and after a settled low word is the one that goes with it.
+    fn load(&self, idx: usize) -> u64 {
+        let Some(low) = self.low.get(idx) else {
+            return 0;
+        };
+        let backoff = Backoff::new();
+        loop {
+            let before = self.high_word(idx);
+            let value = low.load(Acquire);
+            if value & CARRY == 0 && self.high_word(idx) == before {
+                return u64::from(value) + (before << 31);
+            }
+            backoff.snooze();
+        }
+    }
+
+    /// `range` cut to the histogram.
+    fn cut(&self, range: Range<usize>) -> Range<usize> {
+        let end = range.end.min(self.low.len());
+        range.start.min(end)..end
+    }
+
+    /// Folds the counters in `range` (cut to the histogram), each read once, in order.
+    /// While no counter has ever passed `2^31` the low words are the counts: one pass,
+    /// then a check that no carry began or ended meanwhile.
+    fn fold<A>(
+        &self,
+        range: Range<usize>,
+        init: impl Fn() -> A,
+        mut step: impl FnMut(A, u64) -> A,
+    ) -> A {
+        let range = self.cut(range);
+        if self.high.get().is_none() {
+            let mut seen = 0;
+            let acc = self.low[range.clone()].iter().fold(init(), |acc, word| {
+                let value = word.load(Relaxed);
+                seen |= value;
+                step(acc, u64::from(value))
+            });
+            // A word read after a carry ended synchronizes with it here, so the high
+            // words that carry allocated are seen below.
+            fence(Acquire);
+            if seen & CARRY == 0 && self.high.get().is_none() {
+                return acc;
+            }
+        }
+        range.fold(init(), |acc, idx| step(acc, self.load(idx)))
     }
 
     /// Reads every counter once.
     pub(crate) fn read(&self) -> Vec<u64> {
-        let mut out: Vec<u64> = self
-            .low
-            .iter()
-            .map(|c| u64::from(c.load(Relaxed)))
-            .collect();
-        if let Some(high) = self.high.get() {
-            for (value, high) in out.iter_mut().zip(high.iter()) {
-                *value += u64::from(high.load(Relaxed)) << 32;
-            }
-        }
-        out
+        let len = self.low.len();
+        self.fold(
+            0..len,
+            || Vec::with_capacity(len),
+            |mut out, value| {
+                out.push(value);
+                out
+            },
+        )
     }
 
     /// Adds the sum of each run of `2^coarse_shift` counters (one coarse bucket of
@@ -167,64 +243,60 @@ impl Counts {
     /// store, not an atomic add.
     pub(crate) fn add_coarse_into(&self, layout: Layout, coarse: &[AtomicU32]) {
         let run = 1 << layout.coarse_shift();
-        for (out, chunk) in coarse.iter().zip(self.low.chunks(run)) {
-            let sum = chunk.iter().fold(out.load(Relaxed), |sum, c| {
-                sum.wrapping_add(c.load(Relaxed))
-            });
-            out.store(sum, Relaxed);
+        for (idx, out) in coarse.iter().enumerate() {
+            // Modulo 2^32 by design: the window subtracts checkpoints modulo 2^32.
+            let sum = self.sum(idx * run..(idx + 1) * run) as u32;
+            out.store(out.load(Relaxed).wrapping_add(sum), Relaxed);
         }
     }
 
     /// The sum of the counters in `range` (cut to the histogram).
     pub(crate) fn sum(&self, range: Range<usize>) -> u64 {
-        let low: u64 = self
-            .low
-            .get(range.clone())
-            .unwrap_or_default()
-            .iter()
-            .map(|c| u64::from(c.load(Relaxed)))
-            .sum();
-        let high: u64 = self.high.get().map_or(0, |high| {
-            high.get(range)
-                .unwrap_or_default()
+        let range = self.cut(range);
+        if self.high.get().is_none() {
+            // The loop of a scrape: one load and one add a counter.
+            let sum: u64 = self.low[range.clone()]
                 .iter()
-                .map(|c| u64::from(c.load(Relaxed)) << 32)
-                .sum()
-        });
-        low + high
+                .map(|word| u64::from(word.load(Relaxed)))
+                .sum();
+            fence(Acquire);
+            // Below 2^31 in all, no word had its top bit set.
+            if sum < u64::from(CARRY) && self.high.get().is_none() {
+                return sum;
+            }
+        }
+        self.fold(range, || 0, |sum, value| sum + value)
     }
 
-    /// Sets the counters in `range` to zero and returns their sum: no add racing with
-    /// it is lost, each is either in the sum or left in its counter.
+    /// Sets the counters in `range` (cut to the histogram) to zero and returns their sum:
+    /// no add racing with it is lost, each is either in the sum or left in its counter.
     pub(crate) fn take(&self, range: Range<usize>) -> u64 {
-        let low: u64 = self
-            .low
-            .get(range.clone())
-            .unwrap_or_default()
-            .iter()
-            .map(|c| u64::from(c.swap(0, Relaxed)))
-            .sum();
-        let high: u64 = self.high.get().map_or(0, |high| {
-            high.get(range)
-                .unwrap_or_default()
-                .iter()
-                .map(|c| u64::from(c.swap(0, Relaxed)) << 32)
-                .sum()
-        });
-        low + high
+        let range = self.cut(range);
+        let mut taken = 0;
+        for word in &self.low[range.clone()] {
+            // Keeps the top bit: a carry in progress still takes its `2^31` out of the
+            // low word, into the high word, which is taken next.
+            let value = word.fetch_and(CARRY, AcqRel);
+            taken += u64::from(value & !CARRY);
+            if value & CARRY != 0 {
+                let backoff = Backoff::new();
+                while word.load(Acquire) & CARRY != 0 {
+                    backoff.snooze();
+                }
+            }
+        }
+        if let Some(high) = self.high.get() {
+            for word in &high[range] {
+                taken += u64::from(word.swap(0, AcqRel)) << 31;
+            }
+        }
+        taken
     }
 
     /// Sets every counter to zero.
     #[cfg(test)]
     pub(crate) fn clear(&self) {
-        for counter in self.low.iter() {
-            counter.store(0, Relaxed);
-        }
-        if let Some(high) = self.high.get() {
-            for counter in high.iter() {
-                counter.store(0, Relaxed);
-            }
-        }
+        self.take(0..self.low.len());
     }
 
     /// Heap bytes held.
@@ -254,6 +326,10 @@ pub(crate) fn quantile_bucket(counts: &[u64], total: u64, q: f64) -> Option<usiz
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::AtomicU64;
+    use std::sync::{Arc, Barrier, mpsc};
+    use std::time::Duration;
+
     use super::*;
 
     const LAYOUT: Layout = Layout::new(DEFAULT_PRECISION);
@@ -300,13 +376,120 @@ mod tests {
     #[test]
     fn counts_carry_into_the_high_word() {
         let counts = Counts::new(2);
-        counts.low[1].store(u32::MAX, Relaxed);
+        counts.low[1].store(CARRY - 1, Relaxed);
         counts.increment(1);
         counts.increment(1);
         counts.increment(5); // out of bounds: ignored, no panic
-        assert_eq!(counts.read(), vec![0, u64::from(u32::MAX) + 2]);
+        assert_eq!(counts.read(), vec![0, u64::from(CARRY) + 1]);
+        assert_eq!(counts.low[1].load(Relaxed), 1, "the 2^31 moved out");
+        assert_eq!(counts.sum(0..9), u64::from(CARRY) + 1, "a range is cut");
+        assert_eq!(counts.sum(7..9), 0);
         counts.clear();
         assert_eq!(counts.read(), vec![0, 0]);
+    }
+
+    /// Runs `read` on another thread while counter 0 of `counts` is caught between the
+    /// two steps of a carry, checks that it waits, then lets `finish` end the carry and
+    /// returns what `read` saw. The thread is not joined: a reader that never answers
+    /// fails the test instead of hanging it.
+    fn read_across_a_carry(
+        counts: &Arc<Counts>,
+        read: fn(&Counts) -> u64,
+        finish: impl FnOnce(&Counts),
+    ) -> u64 {
+        let (sent, seen) = mpsc::channel();
+        let reader = Arc::clone(counts);
+        std::thread::spawn(move || sent.send(read(&reader)));
+        // A read that does not wait answers at once; one that waits cannot answer.
+        let early = seen.recv_timeout(Duration::from_millis(50));
+        assert!(early.is_err(), "answered during the carry: {early:?}");
+        finish(counts);
+        match seen.recv_timeout(Duration::from_secs(60)) {
+            Ok(value) => value,
+            other => panic!("no answer after the carry: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_read_waits_out_a_carry_half_done() {
+        for read in [
+            (|c: &Counts| c.read()[0]) as fn(&Counts) -> u64,
+            |c: &Counts| c.sum(0..1),
+            |c: &Counts| {
+                let coarse = [AtomicU32::new(0)];
+                c.add_coarse_into(Layout::new(MIN_PRECISION), &coarse);
+                u64::from(coarse[0].load(Relaxed))
+            },
+        ] {
+            let counts = Arc::new(Counts::new(8));
+            // The record that filled the low word has added to the high word and not yet
+            // emptied the low one: the two words say 2 × 2^31 + 5.
+            let high = counts
+                .high
+                .get_or_init(|| (0..8).map(|_| AtomicU32::new(0)).collect());
+            high[0].store(1, Relaxed);
+            counts.low[0].store(CARRY + 5, Relaxed);
+            let finish = |c: &Counts| {
+                c.low[0].fetch_sub(CARRY, Release);
+            };
+            let seen = read_across_a_carry(&counts, read, finish);
+            assert_eq!(seen % (1 << 32), u64::from(CARRY) + 5);
+        }
+    }
+
+    #[test]
+    fn a_take_waits_out_a_carry_and_takes_all_of_it() {
+        let counts = Arc::new(Counts::new(1));
+        // The record that filled the low word has not moved the 2^31 yet.
+        counts.low[0].store(CARRY + 3, Relaxed);
+        let finish = |c: &Counts| c.carry(0, &c.low[0]);
+        let taken = read_across_a_carry(&counts, |c| c.take(0..1), finish);
+        assert_eq!(taken, u64::from(CARRY) + 3);
+        assert_eq!(counts.read(), vec![0]);
+    }
+
+    #[test]
+    fn reads_racing_a_carry_see_the_count_before_or_after_it() {
+        let counts = Counts::new(1);
+        let start = Barrier::new(2);
+        // The last round whose record is in.
+        let recorded = AtomicU64::new(0);
+        let rounds = 20_000;
+        // The first wrong reading; the rounds go on so that the other thread is not left
+        // waiting at the barrier.
+        let mut wrong = None;
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                for round in 1..=rounds {
+                    start.wait();
+                    counts.increment(0);
+                    recorded.store(round, Release);
+                }
+            });
+            for round in 1..=rounds {
+                // `round - 1` carries so far; the record of this round makes one more.
+                counts.low[0].store(CARRY - 1, Relaxed);
+                let before = round * u64::from(CARRY) - 1;
+                start.wait();
+                // Reads for as long as the record takes, then once after it.
+                loop {
+                    let done = recorded.load(Acquire) == round;
+                    let value = counts.sum(0..1);
+                    let right = if done {
+                        value == before + 1
+                    } else {
+                        value == before || value == before + 1
+                    };
+                    if !right && wrong.is_none() {
+                        wrong = Some((round, before, value));
+                    }
+                    if done {
+                        break;
+                    }
+                }
+            }
+        });
+        assert_eq!(wrong, None, "(round, count before its record, read)");
     }
 
     #[test]
