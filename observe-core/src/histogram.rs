@@ -127,7 +127,8 @@ const CARRY: u32 = 1 << 31;
 /// `2^31` out of the low word. Between the two steps the low word's top bit is set, so a
 /// reader can tell the moment apart and wait it out (nanoseconds): a read is never off by
 /// `2^31`, however it falls between the steps. Recording is one relaxed `fetch_add` and a
-/// compare, as before.
+/// compare; it never waits, except for the first record of a recent-window period, whose
+/// checkpoint is a read.
 #[derive(Debug)]
 pub(crate) struct Counts {
     low: Box<[AtomicU32]>,
