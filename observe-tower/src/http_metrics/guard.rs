@@ -3,12 +3,11 @@
 
 use std::sync::Arc;
 
-use observe_core::{OperationHandle, Outcome};
-use prometheus_client::metrics::gauge::Gauge;
+use observe_core::Outcome;
 
-use super::families::{RequestLabels, RouteLabels};
-use super::labels::{CLIENT_CLOSED_STATUS, Route, method_label};
+use super::labels::{CLIENT_CLOSED_STATUS, Route};
 use super::layer::Shared;
+use super::series::MethodSeries;
 
 /// Records one request when finished or dropped.
 #[derive(Debug)]
@@ -16,8 +15,6 @@ pub(crate) struct Guard {
     shared: Arc<Shared>,
     method: usize,
     route: Arc<Route>,
-    operation: OperationHandle,
-    in_flight: Gauge,
     start: quanta::Instant,
     status: Option<u16>,
     bytes: u64,
@@ -26,22 +23,14 @@ pub(crate) struct Guard {
 
 impl Guard {
     pub(crate) fn start(shared: Arc<Shared>, method: usize, route: Arc<Route>) -> Self {
-        let operation = route.operation(&shared.collector, method);
-        let in_flight = shared
-            .families
+        route
+            .series(&shared.collector, &shared.families, method)
             .in_flight
-            .get_or_create(&RouteLabels {
-                method: method_label(method),
-                route: Arc::clone(&route.label),
-            })
-            .clone();
-        in_flight.inc();
+            .inc();
         Self {
             shared,
             method,
             route,
-            operation,
-            in_flight,
             start: quanta::Instant::now(),
             status: None,
             bytes: 0,
@@ -88,27 +77,18 @@ impl Guard {
             return;
         }
         let elapsed = self.start.elapsed();
-        let method = method_label(self.method);
-        let labels = RequestLabels {
-            method,
-            route: Arc::clone(&self.route.label),
-            status: self.status.unwrap_or(CLIENT_CLOSED_STATUS),
-        };
-        let families = &self.shared.families;
-        families.requests.get_or_create(&labels).inc();
-        families
-            .duration
-            .get_or_create(&labels)
-            .observe(elapsed.as_secs_f64());
-        families
-            .size
-            .get_or_create(&RouteLabels {
-                method,
-                route: labels.route,
-            })
-            .observe(self.bytes as f64);
-        self.in_flight.dec();
-        self.operation.record_outcome(elapsed, outcome);
+        let series = self.series();
+        let status = self.status.unwrap_or(CLIENT_CLOSED_STATUS);
+        series.record(&self.shared.families, status, elapsed.as_secs_f64());
+        series.size.observe(self.bytes as f64);
+        series.in_flight.dec();
+        series.operation.record_outcome(elapsed, outcome);
+    }
+
+    fn series(&self) -> &MethodSeries {
+        let shared = &self.shared;
+        self.route
+            .series(&shared.collector, &shared.families, self.method)
     }
 }
 

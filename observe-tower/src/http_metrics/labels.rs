@@ -1,9 +1,12 @@
 //! Bounded label values: methods, route templates and statuses.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use http::{Extensions, Method, Uri};
-use observe_core::{MetricsCollector, OperationHandle};
+use observe_core::MetricsCollector;
+
+use super::families::HttpFamilies;
+use super::series::MethodSeries;
 
 /// The route label of requests that no route template matched.
 pub const UNMATCHED_ROUTE: &str = "unmatched";
@@ -58,35 +61,40 @@ where
     }
 }
 
-/// One known route: its interned label and, per method, its operation handle.
+/// One known route: its interned label and, per method, its series.
 #[derive(Debug)]
 pub(crate) struct Route {
     pub(crate) label: Arc<str>,
-    operations: [std::sync::OnceLock<OperationHandle>; METHODS.len() + 1],
+    series: [OnceLock<MethodSeries>; METHODS.len() + 1],
 }
 
 impl Route {
     fn new(label: &str) -> Self {
         Self {
             label: label.into(),
-            operations: Default::default(),
+            series: Default::default(),
         }
     }
 
-    /// The operation `"{METHOD} {route}"` of this route.
-    pub(crate) fn operation(&self, collector: &MetricsCollector, method: usize) -> OperationHandle {
-        let slot = &self.operations[method.min(METHODS.len())];
-        slot.get_or_init(|| {
-            collector.operation(&format!("{} {}", method_label(method), self.label))
-        })
-        .clone()
+    /// The series of this route for `method` (an index from [`method_index`]).
+    pub(crate) fn series(
+        &self,
+        collector: &MetricsCollector,
+        families: &HttpFamilies,
+        method: usize,
+    ) -> &MethodSeries {
+        let method = method.min(METHODS.len());
+        self.series[method]
+            .get_or_init(|| MethodSeries::new(collector, families, method, &self.label))
     }
 }
 
 /// Interned routes, capped in number, looked up without allocating.
 #[derive(Debug)]
 pub(crate) struct Routes {
-    map: papaya::HashMap<Box<str>, Arc<Route>>,
+    /// Keyed by route templates, which the application's routes or resolver choose,
+    /// not its clients: a fast hash, with a seed of its own.
+    map: papaya::HashMap<Box<str>, Arc<Route>, foldhash::fast::RandomState>,
     max: usize,
     unmatched: Arc<Route>,
     overflow: Arc<Route>,
@@ -98,7 +106,7 @@ const MAX_ROUTE_LEN: usize = 256;
 impl Routes {
     pub(crate) fn new(max: usize) -> Self {
         Self {
-            map: papaya::HashMap::new(),
+            map: papaya::HashMap::with_hasher(foldhash::fast::RandomState::default()),
             max,
             unmatched: Arc::new(Route::new(UNMATCHED_ROUTE)),
             overflow: Arc::new(Route::new(OVERFLOW_ROUTE)),

@@ -45,6 +45,7 @@ mod future;
 mod guard;
 mod labels;
 mod layer;
+mod series;
 mod service;
 
 pub use body::ResponseBody;
