@@ -412,6 +412,17 @@ impl MetricsCollector {
         Ok(text)
     }
 
+    /// The longest operation name kept, in bytes.
+    pub(crate) fn max_name_len(&self) -> usize {
+        self.inner.max_name_len
+    }
+
+    /// A reference to this collector that does not keep it alive.
+    #[cfg(feature = "prometheus")]
+    pub(crate) fn downgrade(&self) -> WeakCollector {
+        WeakCollector(Arc::downgrade(&self.inner))
+    }
+
     /// Identifies this collector (its shared state) while an encode runs.
     #[cfg(feature = "prometheus")]
     pub(crate) fn address(&self) -> usize {

@@ -45,6 +45,9 @@
 //! - `postgres`, `sqlite`: a health check of a `sqlx` pool.
 //! - `redis`: a health check of Redis through the `redis` crate.
 //! - `system`: a health check of memory and CPU through `sysinfo`.
+//! - `tracing`: a `tracing-subscriber` layer that records every span (every
+//!   `#[instrument]`ed function) as an operation, with its outcome; see
+//!   [`tracing`](mod@tracing) and `docs/tracing.md`.
 //! - `full`: every optional integration, for docs and CI.
 //!
 //! # Minimum supported Rust version
@@ -74,6 +77,9 @@ mod report;
 mod stripe;
 mod thread_cache;
 mod timer;
+#[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+pub mod tracing;
 mod window;
 
 pub use clock::{Clock, ManualClock};

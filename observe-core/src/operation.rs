@@ -133,6 +133,21 @@ pub(crate) struct Operation {
     base_total_ns: AtomicU64,
     base_errors: AtomicU64,
     base_cancelled: AtomicU64,
+    /// Log events seen inside the operation (by the `tracing` layer), per [`EventLevel`]:
+    /// rare, so one counter each, not striped.
+    events: [AtomicU64; EventLevel::COUNT],
+    base_events: [AtomicU64; EventLevel::COUNT],
+}
+
+/// The levels of log events counted per operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum EventLevel {
+    Warn = 0,
+    Error = 1,
+}
+
+impl EventLevel {
+    pub(crate) const COUNT: usize = 2;
 }
 
 /// Bytes of a name kept in [`Operation::name_head`].
@@ -198,8 +213,29 @@ impl Operation {
             base_total_ns: AtomicU64::new(0),
             base_errors: AtomicU64::new(0),
             base_cancelled: AtomicU64::new(0),
+            events: [const { AtomicU64::new(0) }; EventLevel::COUNT],
+            base_events: [const { AtomicU64::new(0) }; EventLevel::COUNT],
             shared,
         }
+    }
+
+    /// Counts one log event of `level` inside this operation.
+    #[inline]
+    pub(crate) fn count_event(&self, level: EventLevel) {
+        self.events[level as usize].fetch_add(1, Relaxed);
+    }
+
+    /// The log events of `level` counted over the operation's lifetime (monotonic).
+    pub(crate) fn lifetime_events(&self, level: EventLevel) -> u64 {
+        self.events[level as usize].load(Relaxed)
+    }
+
+    /// The log events of `level` since the last reset.
+    fn events_since_reset(&self, level: EventLevel) -> u64 {
+        let i = level as usize;
+        self.events[i]
+            .load(Relaxed)
+            .saturating_sub(self.base_events[i].load(Relaxed))
     }
 
     pub(crate) fn name(&self) -> &str {
@@ -380,6 +416,8 @@ impl Operation {
             p99: quantile(0.99),
             p999: quantile(0.999),
             last_recorded: (last != 0).then(|| self.shared.wall_time(last - 1)),
+            warn_events: self.events_since_reset(EventLevel::Warn),
+            error_events: self.events_since_reset(EventLevel::Error),
             recent: RecentSnapshot {
                 window: window.covered,
                 count: window.count,
@@ -440,6 +478,9 @@ impl Operation {
         self.base_total_ns.store(sums.total_ns, Relaxed);
         self.base_errors.store(sums.errors, Relaxed);
         self.base_cancelled.store(sums.cancelled, Relaxed);
+        for (base, events) in self.base_events.iter().zip(&self.events) {
+            base.store(events.load(Relaxed), Relaxed);
+        }
         for stripe in self.stripes() {
             stripe.reset(&self.shared);
         }
@@ -492,6 +533,11 @@ impl OperationHandle {
     #[must_use]
     pub fn name(&self) -> &str {
         self.op.name()
+    }
+
+    /// The operation behind this handle.
+    pub(crate) fn into_operation(self) -> Arc<Operation> {
+        self.op
     }
 
     /// Records one operation that took `duration` and failed or not.

@@ -64,6 +64,12 @@ pub struct OperationSnapshot {
     pub p999: Duration,
     /// When it was last recorded, if ever.
     pub last_recorded: Option<SystemTime>,
+    /// `WARN` log events emitted inside the operation's spans (counted by the
+    /// `tracing` layer of the `tracing` feature; 0 without it).
+    pub warn_events: u64,
+    /// `ERROR` log events emitted inside the operation's spans (counted by the
+    /// `tracing` layer of the `tracing` feature; 0 without it).
+    pub error_events: u64,
     /// What happened within the recent window only.
     pub recent: RecentSnapshot,
 }
@@ -209,7 +215,7 @@ fn push_decimal(out: &mut String, value: u128, unit: u128, digits: usize) {
 
 impl Serialize for OperationSnapshot {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("OperationSnapshot", 18)?;
+        let mut s = serializer.serialize_struct("OperationSnapshot", 19)?;
         s.serialize_field("name", &self.name)?;
         s.serialize_field("count", &self.count)?;
         s.serialize_field("avg_duration_ms", &millis(self.mean))?;
@@ -226,9 +232,23 @@ impl Serialize for OperationSnapshot {
         s.serialize_field("cancelled_count", &self.cancelled_count)?;
         s.serialize_field("error_rate", &self.error_rate())?;
         s.serialize_field("last_recorded", &self.last_recorded.map(rfc3339))?;
+        s.serialize_field(
+            "events",
+            &Events {
+                warn: self.warn_events,
+                error: self.error_events,
+            },
+        )?;
         s.serialize_field("recent", &self.recent)?;
         s.end()
     }
+}
+
+/// The `events` object of an operation's JSON.
+#[derive(serde::Serialize)]
+struct Events {
+    warn: u64,
+    error: u64,
 }
 
 impl Serialize for RecentSnapshot {

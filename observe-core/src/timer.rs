@@ -72,7 +72,7 @@ pub struct OperationTimer<'a> {
 /// The precise clock of every timer: `quanta`'s TSC clock where the TSC is invariant, the
 /// OS's monotonic clock elsewhere. Timers keep raw readings and scale only the
 /// difference, once.
-fn precise() -> &'static quanta::Clock {
+pub(crate) fn precise() -> &'static quanta::Clock {
     static CLOCK: OnceLock<quanta::Clock> = OnceLock::new();
     CLOCK.get_or_init(quanta::Clock::new)
 }
