@@ -78,14 +78,31 @@ pub struct App {
 ///
 /// When a setting is invalid, the database cannot be reached or a migration fails.
 pub async fn build(config: &Config) -> Result<App, StartError> {
-    let collector = MetricsCollector::builder()
+    build_with(config, collector(config)?).await
+}
+
+/// The collector that `config` describes: `main` makes it first, so that the `tracing`
+/// subscriber can record spans into it from the start.
+///
+/// # Errors
+///
+/// When a setting of the collector is invalid.
+pub fn collector(config: &Config) -> Result<MetricsCollector, StartError> {
+    MetricsCollector::builder()
         .namespace(config.namespace.clone())
         .build()
         .map_err(|e| StartError::Setting {
             setting: "OBSERVE_NAMESPACE",
             reason: e.to_string(),
-        })?;
+        })
+}
 
+/// Builds the server from `config` on `collector`; see [`build`].
+///
+/// # Errors
+///
+/// When a setting is invalid, the database cannot be reached or a migration fails.
+pub async fn build_with(config: &Config, collector: MetricsCollector) -> Result<App, StartError> {
     let db = Db::connect(&config.database_url, config.db_max_connections)
         .await
         .map_err(StartError::Database)?;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use observe_core::{MetricsCollector, OperationTimer};
+use observe_core::MetricsCollector;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -26,10 +26,12 @@ struct CacheLabels {
 }
 
 /// A string cache with hit and miss counters.
+///
+/// Its commands are `#[instrument]`ed: the `tracing` layer of `observe-core` records them
+/// as the operations `cache_get` and `cache_set`, with their errors and timeouts.
 #[derive(Debug)]
 pub struct Cache {
     backend: Backend,
-    collector: MetricsCollector,
     requests: Family<CacheLabels, Counter>,
 }
 
@@ -75,11 +77,7 @@ impl Cache {
             "Cache lookups, by cache and result (hit or miss)",
             requests.clone(),
         );
-        Self {
-            backend,
-            collector: collector.clone(),
-            requests,
-        }
+        Self { backend, requests }
     }
 
     /// `redis` or `in_process`.
@@ -93,8 +91,25 @@ impl Cache {
 
     /// The value under `key`, if cached; a failing cache is a miss.
     pub async fn get(&self, cache: &'static str, key: &str) -> Option<String> {
-        let timer = OperationTimer::new(&self.collector, "cache_get");
-        let result: Result<Option<String>, String> = match &self.backend {
+        // A failure was logged (at DEBUG) and counted as an error of `cache_get`.
+        let value = self.fetch(key).await.unwrap_or_default();
+        let result = if value.is_some() { "hit" } else { "miss" };
+        self.requests
+            .get_or_create(&CacheLabels { cache, result })
+            .inc();
+        value
+    }
+
+    /// `GET key`. `ret` lets the layer tell a command dropped by a timeout from one that
+    /// returned; both events are below the default log level.
+    #[tracing::instrument(
+        name = "cache_get",
+        skip_all,
+        err(level = "debug"),
+        ret(level = "trace")
+    )]
+    async fn fetch(&self, key: &str) -> Result<Option<String>, String> {
+        match &self.backend {
             Backend::InProcess(map) => {
                 let map = map
                     .lock()
@@ -114,23 +129,19 @@ impl Cache {
                     Err(_) => Err("timed out".to_owned()),
                 }
             }
-        };
-        timer.end(&result);
-        let value = result.unwrap_or_else(|error| {
-            tracing::debug!(%error, "cache get failed; counting a miss");
-            None
-        });
-        let result = if value.is_some() { "hit" } else { "miss" };
-        self.requests
-            .get_or_create(&CacheLabels { cache, result })
-            .inc();
-        value
+        }
     }
 
-    /// Caches `value` under `key`; a failing cache is logged, not an error.
-    pub async fn set(&self, key: &str, value: &str) {
-        let timer = OperationTimer::new(&self.collector, "cache_set");
-        let result: Result<(), String> = match &self.backend {
+    /// Caches `value` under `key`; a failing cache is logged (at DEBUG) and counted as an
+    /// error of `cache_set`, never an error of the request.
+    #[tracing::instrument(
+        name = "cache_set",
+        skip_all,
+        err(level = "debug"),
+        ret(level = "trace")
+    )]
+    pub async fn set(&self, key: &str, value: &str) -> Result<(), String> {
+        match &self.backend {
             Backend::InProcess(map) => {
                 let mut map = map
                     .lock()
@@ -150,10 +161,6 @@ impl Cache {
                     Err(_) => Err("timed out".to_owned()),
                 }
             }
-        };
-        timer.end(&result);
-        if let Err(error) = result {
-            tracing::debug!(%error, "cache set failed");
         }
     }
 }

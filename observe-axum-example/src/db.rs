@@ -151,6 +151,12 @@ impl Db {
     /// # Errors
     ///
     /// Database errors.
+    #[tracing::instrument(
+        name = "db_insert",
+        skip_all,
+        err(level = "debug"),
+        ret(level = "trace")
+    )]
     pub async fn insert(&self, new: &NewExpense) -> Result<Expense, sqlx::Error> {
         const SQL: &str = concat!(
             "INSERT INTO expenses (description, amount_cents, category, date) VALUES ($1, $2, $3, $4) RETURNING ",
@@ -172,6 +178,12 @@ impl Db {
     /// # Errors
     ///
     /// Database errors.
+    #[tracing::instrument(
+        name = "db_query",
+        skip_all,
+        err(level = "debug"),
+        ret(level = "trace")
+    )]
     pub async fn get(&self, id: i64) -> Result<Option<Expense>, sqlx::Error> {
         const SQL: &str = concat!("SELECT ", columns!(), " FROM expenses WHERE id = $1");
         on_pool!(self, |pool| sqlx::query_as::<_, Expense>(SQL)
@@ -186,6 +198,12 @@ impl Db {
     /// # Errors
     ///
     /// Database errors.
+    #[tracing::instrument(
+        name = "db_query",
+        skip_all,
+        err(level = "debug"),
+        ret(level = "trace")
+    )]
     pub async fn list(&self, filter: &Filter) -> Result<(Vec<Expense>, i64), sqlx::Error> {
         const PAGE: &str = concat!(
             "SELECT ",

@@ -22,7 +22,7 @@ pub mod telemetry;
 
 use std::future::Future;
 
-pub use app::{App, StartError, build};
+pub use app::{App, StartError, build, build_with};
 pub use config::Config;
 
 /// Serves `app` on `listener` until `stop` resolves and the drain time has passed, then

@@ -24,8 +24,15 @@ async fn main() -> ExitCode {
             }
         };
     }
-    telemetry::init(config.log_format);
-    let app = match observe_axum_example::build(&config).await {
+    let collector = match observe_axum_example::app::collector(&config) {
+        Ok(collector) => collector,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(config.log_format, &collector);
+    let app = match observe_axum_example::build_with(&config, collector).await {
         Ok(app) => app,
         Err(e) => {
             tracing::error!(error = %e, "cannot start");

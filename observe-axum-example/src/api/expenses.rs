@@ -84,7 +84,7 @@ pub(crate) async fn create(
     timed(&state.collector, "create_expense", async {
         let Json(body) = body?;
         let new = body.validate()?;
-        let expense = db_call(&state.collector, "db_insert", state.db.insert(&new)).await?;
+        let expense = db_call(state.db.insert(&new)).await?;
         tracing::debug!(id = expense.id, "expense stored");
         Ok((StatusCode::CREATED, Json(expense)))
     })
@@ -103,7 +103,7 @@ pub(crate) async fn get_one(
             .ok()
             .filter(|id| *id > 0)
             .ok_or_else(|| ApiError::bad_request("the id must be a positive integer"))?;
-        db_call(&state.collector, "db_query", state.db.get(id))
+        db_call(state.db.get(id))
             .await?
             .map(Json)
             .ok_or_else(|| ApiError::not_found(format!("no expense with id {id}")))
@@ -195,7 +195,7 @@ pub(crate) async fn list(
     timed(&state.collector, name, async {
         let Query(query) = query?;
         let filter = query.filter()?;
-        let (items, total) = db_call(&state.collector, "db_query", state.db.list(&filter)).await?;
+        let (items, total) = db_call(state.db.list(&filter)).await?;
         Ok(Json(Page {
             items,
             total,

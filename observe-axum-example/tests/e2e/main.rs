@@ -14,6 +14,7 @@ mod api;
 mod bad_input;
 mod docs;
 mod faults;
+mod logs;
 mod monitoring;
 mod shutdown;
 
@@ -25,6 +26,8 @@ use observe_axum_example::db::Db;
 use serde_json::Value;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tracing::instrument::WithSubscriber as _;
+use tracing_subscriber::prelude::*;
 
 /// A server running in this process on an ephemeral port.
 pub(crate) struct TestServer {
@@ -39,9 +42,20 @@ pub(crate) struct TestServer {
 
 impl TestServer {
     pub(crate) async fn start(config: Config) -> Self {
-        let app = observe_axum_example::build(&config)
+        let mut app = observe_axum_example::build(&config)
             .await
             .unwrap_or_else(|e| panic!("the server builds: {e}"));
+        // The real binary installs one global subscriber whose `observe` layer records
+        // the spans of the store and the cache; the servers of this process each get one
+        // of their own, set around each request.
+        let spans = tracing::Dispatch::new(
+            tracing_subscriber::registry().with(observe_core::tracing::layer(&app.collector)),
+        );
+        app.router = app.router.layer(axum::middleware::from_fn(
+            move |request: axum::extract::Request, next: axum::middleware::Next| {
+                next.run(request).with_subscriber(spans.clone())
+            },
+        ));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("an ephemeral port");

@@ -1,0 +1,114 @@
+//! The real binary's logs: colours only at a terminal, one JSON object per line, and a
+//! log filter that quiets the logs without starving the metrics.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_observe-axum-example");
+
+/// Starts the binary on SQLite with its logs going to `log` (a file, not a terminal).
+fn spawn(dir: &std::path::Path, format: &str, filter: &str) -> (Child, String, std::path::PathBuf) {
+    let log = dir.join("server.log");
+    let file = std::fs::File::create(&log).expect("a log file");
+    let mut child = Command::new(BINARY)
+        .args(["--addr", "127.0.0.1:0"])
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.join("expenses.db").display()),
+        )
+        .env("OBSERVE_LOG_FORMAT", format)
+        .env("RUST_LOG", filter)
+        .env("OBSERVE_DRAIN_SECONDS", "0")
+        .env_remove("REDIS_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(file))
+        .spawn()
+        .expect("the binary starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("the listening line");
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_owned();
+    (child, addr, log)
+}
+
+/// Stores one expense and reads the Prometheus text.
+async fn traffic(addr: &str) -> String {
+    let client = reqwest::Client::new();
+    let created = client
+        .post(format!("http://{addr}/api/expenses"))
+        .json(&serde_json::json!({"description": "lunch", "amount_cents": 1250}))
+        .send()
+        .await
+        .expect("the API answers");
+    assert_eq!(created.status().as_u16(), 201);
+    client
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .expect("the metrics answer")
+        .text()
+        .await
+        .expect("a body")
+}
+
+fn stop(mut child: Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_to_a_file_carry_no_colour_codes() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (child, addr, log) = spawn(dir.path(), "pretty", "info");
+    let _ = traffic(&addr).await;
+    stop(child);
+    let text = std::fs::read_to_string(&log).expect("the log");
+    assert!(text.contains("request"), "the request log is there: {text}");
+    assert!(!text.contains('\u{1b}'), "escape codes in a file: {text:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_json_request_log_is_one_object_per_line() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (child, addr, log) = spawn(dir.path(), "json", "info");
+    let _ = traffic(&addr).await;
+    stop(child);
+    let text = std::fs::read_to_string(&log).expect("the log");
+    let requests: Vec<serde_json::Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .filter(|v: &serde_json::Value| v["message"] == "request")
+        .collect();
+    let created = requests
+        .iter()
+        .find(|v| v["route"] == "/api/expenses" && v["method"] == "POST")
+        .unwrap_or_else(|| panic!("no request line for the POST: {text}"));
+    assert_eq!(created["status"], 201);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_log_warn_quiets_the_logs_but_keeps_the_operations() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (child, addr, log) = spawn(dir.path(), "json", "warn");
+    let metrics = traffic(&addr).await;
+    stop(child);
+    let text = std::fs::read_to_string(&log).expect("the log");
+    assert!(
+        !text.contains("\"request\""),
+        "INFO request lines at warn: {text}"
+    );
+    // `db_insert` comes from the `#[instrument]` span of the store, an INFO span.
+    assert!(
+        metrics.contains("observe_operations_total{operation=\"db_insert\"} 1"),
+        "{metrics}"
+    );
+}
