@@ -13,7 +13,7 @@ use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
 use super::callsites::{Callsites, EventKind, SpanSite};
-use super::span_state::SpanState;
+use super::span_state::{SpanState, SpanStates};
 use crate::collector::MetricsCollector;
 use crate::operation::{EventLevel, Operation};
 
@@ -62,14 +62,21 @@ impl OperationsLayer {
         self
     }
 
-    /// The span's state and the operations it records into.
+    /// This layer's identity among the observe layers of one subscriber.
+    #[inline]
+    fn owner(&self) -> usize {
+        Arc::as_ptr(&self.callsites) as usize
+    }
+
+    /// The operation a span records into, and whether its callsite is known to return.
     fn operations<S>(&self, span: &SpanRef<'_, S>) -> Option<(Arc<Operation>, bool)>
     where
         S: for<'a> LookupSpan<'a>,
     {
         let renamed = span
             .extensions()
-            .get::<SpanState>()
+            .get::<SpanStates>()
+            .and_then(|states| states.get(self.owner()))
             .and_then(|state| state.renamed.clone());
         self.callsites.with_span(span.metadata(), |site| {
             let returns = site.returns.load(Relaxed);
@@ -103,7 +110,13 @@ where
             visitor.renamed
         });
         state.renamed = renamed.flatten();
-        span.extensions_mut().insert(state);
+        let mut extensions = span.extensions_mut();
+        // A second observe layer on the same subscriber (another collector) adds its
+        // state beside the first's: extensions hold one value per type.
+        match extensions.get_mut::<SpanStates>() {
+            Some(states) => states.push(self.owner(), state),
+            None => extensions.insert(SpanStates::new(self.owner(), state)),
+        }
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
@@ -111,7 +124,10 @@ where
             return;
         };
         let extensions = span.extensions();
-        let Some(state) = extensions.get::<SpanState>() else {
+        let Some(state) = extensions
+            .get::<SpanStates>()
+            .and_then(|states| states.get(self.owner()))
+        else {
             return;
         };
         self.callsites.with_span(span.metadata(), |site| {
@@ -131,7 +147,10 @@ where
         };
         {
             let extensions = span.extensions();
-            let Some(state) = extensions.get::<SpanState>() else {
+            let Some(state) = extensions
+                .get::<SpanStates>()
+                .and_then(|states| states.get(self.owner()))
+            else {
                 return;
             };
             if kind.error {
@@ -166,7 +185,8 @@ where
             return;
         }
         if let Some(span) = ctx.span(id)
-            && let Some(state) = span.extensions().get::<SpanState>()
+            && let Some(states) = span.extensions().get::<SpanStates>()
+            && let Some(state) = states.get(self.owner())
         {
             state.enter();
         }
@@ -174,7 +194,8 @@ where
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
         if let Some(span) = ctx.span(id)
-            && let Some(state) = span.extensions().get::<SpanState>()
+            && let Some(states) = span.extensions().get::<SpanStates>()
+            && let Some(state) = states.get(self.owner())
         {
             state.exit();
         }
@@ -185,7 +206,10 @@ where
             return;
         };
         let extensions = span.extensions();
-        let Some(state) = extensions.get::<SpanState>() else {
+        let Some(state) = extensions
+            .get::<SpanStates>()
+            .and_then(|states| states.get(self.owner()))
+        else {
             return;
         };
         let (wall, busy) = state.close();

@@ -190,6 +190,45 @@ impl SpanState {
     }
 }
 
+/// The states of one span, one per observe layer of the subscriber (almost always one):
+/// the value in the span's extensions, which hold one value per type.
+#[derive(Debug)]
+pub(super) struct SpanStates {
+    /// The layer that made `state` (the address of its shared decisions).
+    owner: usize,
+    state: SpanState,
+    /// The states of further observe layers on the same subscriber.
+    others: Vec<(usize, SpanState)>,
+}
+
+impl SpanStates {
+    pub(super) fn new(owner: usize, state: SpanState) -> Self {
+        Self {
+            owner,
+            state,
+            others: Vec::new(),
+        }
+    }
+
+    /// The state that layer `owner` keeps.
+    #[inline]
+    pub(super) fn get(&self, owner: usize) -> Option<&SpanState> {
+        if self.owner == owner {
+            Some(&self.state)
+        } else {
+            self.others
+                .iter()
+                .find(|(o, _)| *o == owner)
+                .map(|(_, s)| s)
+        }
+    }
+
+    /// Adds the state of another layer.
+    pub(super) fn push(&mut self, owner: usize, state: SpanState) {
+        self.others.push((owner, state));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

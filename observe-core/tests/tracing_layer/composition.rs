@@ -107,3 +107,21 @@ fn beside_tracing_opentelemetry_in_either_order() {
     let counts = [run(&a, otel_inner), run(&b, otel_outer), run(&alone, plain)];
     assert_eq!(counts, [(100, 25); 3]);
 }
+
+#[test]
+fn two_observe_layers_on_one_subscriber_each_count_once() {
+    let (a, b) = (MetricsCollector::new(), MetricsCollector::new());
+    let subscriber = tracing_subscriber::registry()
+        .with(observe_core::tracing::layer(&a))
+        .with(observe_core::tracing::layer(&b).with_busy_time(true));
+    assert_eq!(run(&b, subscriber), (100, 25));
+    assert_eq!(
+        a.get("work").map(|op| (op.count, op.error_count)),
+        Some((100, 25))
+    );
+    assert_eq!(b.get("work.busy").map(|op| op.count), Some(100));
+    assert!(
+        a.get("work.busy").is_none(),
+        "each layer keeps its own options"
+    );
+}
