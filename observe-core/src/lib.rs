@@ -77,6 +77,7 @@ mod report;
 mod stripe;
 mod thread_cache;
 mod timer;
+mod trace_context;
 #[cfg(feature = "tracing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub mod tracing;
@@ -90,6 +91,7 @@ pub use operation::{OperationHandle, Outcome};
 pub use process::ProcessStats;
 pub use report::{OperationSnapshot, RecentSnapshot, SystemSummary, human_duration};
 pub use timer::{OperationTimer, Timed};
+pub use trace_context::TraceContext;
 
 #[cfg(feature = "health")]
 pub use health::{HealthRegistry, HealthReport, HealthStatus};
