@@ -154,6 +154,20 @@ impl MetricsCollector {
         self.with_operation(name, |op| op.record(duration, outcome));
     }
 
+    /// Records one operation of `name` that belongs to `trace`; a sampled trace is kept
+    /// as an exemplar (see [`OperationHandle::record_traced`]).
+    #[inline]
+    pub fn record_traced(
+        &self,
+        name: &str,
+        duration: Duration,
+        outcome: Outcome,
+        trace: &crate::TraceContext,
+    ) {
+        let ns = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+        self.with_operation(name, |op| op.record_traced(ns, outcome, trace));
+    }
+
     /// A handle on the operation `name` (created if needed) that records without lookup.
     #[must_use]
     pub fn operation(&self, name: &str) -> OperationHandle {

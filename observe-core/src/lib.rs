@@ -63,6 +63,7 @@
 mod clock;
 mod collector;
 mod error;
+mod exemplar;
 #[cfg(feature = "health")]
 #[cfg_attr(docsrs, doc(cfg(feature = "health")))]
 pub mod health;
@@ -89,7 +90,9 @@ pub use error::BuildError;
 pub use names::OVERFLOW_OPERATION;
 pub use operation::{OperationHandle, Outcome};
 pub use process::ProcessStats;
-pub use report::{OperationSnapshot, RecentSnapshot, SystemSummary, human_duration};
+pub use report::{
+    ExemplarSnapshot, OperationSnapshot, RecentSnapshot, SystemSummary, human_duration,
+};
 pub use timer::{OperationTimer, Timed};
 pub use trace_context::TraceContext;
 

@@ -6,10 +6,12 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use crate::clock::Clock;
+use crate::exemplar::Exemplars;
 use crate::histogram::{Layout, quantile_bucket};
-use crate::report::{OperationSnapshot, RecentSnapshot, percent};
+use crate::report::{ExemplarSnapshot, OperationSnapshot, RecentSnapshot, percent};
 use crate::stripe::{Merged, Record, Stripe, thread_stripe};
 use crate::timer::{OperationTimer, Timed};
+use crate::trace_context::TraceContext;
 use crate::window::Window;
 
 /// Longest duration recorded as is (2^53 ns, about 104 days); longer ones are clamped,
@@ -137,6 +139,8 @@ pub(crate) struct Operation {
     /// rare, so one counter each, not striped.
     events: [AtomicU64; EventLevel::COUNT],
     base_events: [AtomicU64; EventLevel::COUNT],
+    /// Per exported bucket, the latest record with a sampled trace.
+    exemplars: Exemplars,
 }
 
 /// The levels of log events counted per operation.
@@ -148,6 +152,25 @@ pub(crate) enum EventLevel {
 
 impl EventLevel {
     pub(crate) const COUNT: usize = 2;
+}
+
+/// How many exemplars a snapshot lists.
+const RECENT_EXEMPLARS: usize = 5;
+
+/// The exemplar slots of a collector and the slot of a duration: one per exported `le`
+/// bucket, or, without Prometheus, one per decade from 1 µs.
+#[inline]
+fn exemplar_bucket(shared: &Shared, ns: u64) -> (usize, usize) {
+    #[cfg(feature = "prometheus")]
+    {
+        (shared.le.len(), shared.le.exact(ns))
+    }
+    #[cfg(not(feature = "prometheus"))]
+    {
+        let _ = shared;
+        let decades = (ns / 1_000).checked_ilog10().map_or(0, |d| d as usize + 1);
+        (12, decades.min(11))
+    }
 }
 
 /// Bytes of a name kept in [`Operation::name_head`].
@@ -215,6 +238,7 @@ impl Operation {
             base_cancelled: AtomicU64::new(0),
             events: [const { AtomicU64::new(0) }; EventLevel::COUNT],
             base_events: [const { AtomicU64::new(0) }; EventLevel::COUNT],
+            exemplars: Exemplars::default(),
             shared,
         }
     }
@@ -290,6 +314,51 @@ impl Operation {
         } else if !self.first.record(shared, record) && spread < SPREAD_AFTER {
             self.collided(spread);
         }
+    }
+
+    /// Records one operation of `ns` nanoseconds that belongs to `trace`: a sampled
+    /// trace is kept as the exemplar of the record's bucket.
+    #[inline]
+    pub(crate) fn record_traced(&self, ns: u64, outcome: Outcome, trace: &TraceContext) {
+        self.record_ns(ns, outcome);
+        if trace.is_sampled() {
+            let ns = ns.min(MAX_RECORDED_NS);
+            let (len, idx) = exemplar_bucket(&self.shared, ns);
+            self.exemplars
+                .store(len, idx, trace, ns, self.shared.clock.now_ns());
+        }
+    }
+
+    /// The exemplars of the exported buckets, in bucket order (empty when none was ever
+    /// kept).
+    #[cfg(feature = "prometheus")]
+    pub(crate) fn exemplars(&self) -> impl Iterator<Item = Option<crate::exemplar::Exemplar>> + '_ {
+        self.exemplars.all()
+    }
+
+    /// Up to `max` exemplars recorded within the recent window at `now_ns`, slowest first.
+    fn recent_exemplars(&self, now_ns: u64, max: usize) -> Vec<ExemplarSnapshot> {
+        if self.exemplars.is_empty() {
+            return Vec::new();
+        }
+        let window = u64::try_from(self.shared.window_length.as_nanos()).unwrap_or(u64::MAX);
+        let since = now_ns.saturating_sub(window);
+        let mut recent: Vec<_> = self
+            .exemplars
+            .all()
+            .flatten()
+            .filter(|e| e.at_ns >= since)
+            .collect();
+        recent.sort_unstable_by_key(|e| std::cmp::Reverse(e.value_ns));
+        recent.truncate(max);
+        recent
+            .into_iter()
+            .map(|e| ExemplarSnapshot {
+                trace: e.trace,
+                duration: Duration::from_nanos(e.value_ns),
+                time: self.shared.wall_time(e.at_ns),
+            })
+            .collect()
     }
 
     /// Counts a collision on the first stripe; the one that reaches `SPREAD_AFTER` spreads
@@ -416,6 +485,7 @@ impl Operation {
             p99: quantile(0.99),
             p999: quantile(0.999),
             last_recorded: (last != 0).then(|| self.shared.wall_time(last - 1)),
+            exemplars: self.recent_exemplars(now_ns, RECENT_EXEMPLARS),
             warn_events: self.events_since_reset(EventLevel::Warn),
             error_events: self.events_since_reset(EventLevel::Error),
             recent: RecentSnapshot {
@@ -493,6 +563,7 @@ impl Operation {
             + self.name.len()
             + self.more.len() * std::mem::size_of::<OnceLock<Box<Stripe>>>()
             + self.window.heap_bytes()
+            + self.exemplars.heap_bytes()
             + self.stripes().map(Stripe::memory_bytes).sum::<usize>()
             - std::mem::size_of::<Stripe>()
     }
@@ -551,6 +622,29 @@ impl OperationHandle {
     #[inline]
     pub fn record_outcome(&self, duration: Duration, outcome: Outcome) {
         self.op.record(duration, outcome);
+    }
+
+    /// Records one operation that belongs to `trace`: when the trace is sampled, it is
+    /// kept as the exemplar of the record's histogram bucket (see
+    /// [`TraceContext`](crate::TraceContext)).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use observe_core::{MetricsCollector, Outcome, TraceContext};
+    ///
+    /// let collector = MetricsCollector::new();
+    /// let checkout = collector.operation("checkout");
+    /// let trace = TraceContext::from_traceparent(
+    ///     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+    /// ).unwrap();
+    /// checkout.record_traced(Duration::from_millis(870), Outcome::Ok, &trace);
+    /// let op = collector.get("checkout").unwrap();
+    /// assert_eq!(op.exemplars[0].trace, trace);
+    /// ```
+    #[inline]
+    pub fn record_traced(&self, duration: Duration, outcome: Outcome, trace: &TraceContext) {
+        let ns = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+        self.op.record_traced(ns, outcome, trace);
     }
 
     /// Starts a timer that records into this operation when ended or dropped.

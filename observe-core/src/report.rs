@@ -64,6 +64,9 @@ pub struct OperationSnapshot {
     pub p999: Duration,
     /// When it was last recorded, if ever.
     pub last_recorded: Option<SystemTime>,
+    /// Up to five exemplars recorded within the recent window, slowest first: the
+    /// sampled traces of records made with a [`TraceContext`](crate::TraceContext).
+    pub exemplars: Vec<ExemplarSnapshot>,
     /// `WARN` log events emitted inside the operation's spans (counted by the
     /// `tracing` layer of the `tracing` feature; 0 without it).
     pub warn_events: u64,
@@ -79,6 +82,29 @@ impl OperationSnapshot {
     #[must_use]
     pub fn error_rate(&self) -> f64 {
         percent(self.error_count, self.count)
+    }
+}
+
+/// One exemplar: a record of an operation and the sampled trace it belonged to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ExemplarSnapshot {
+    /// The trace and span of the record.
+    pub trace: crate::TraceContext,
+    /// The duration recorded.
+    pub duration: Duration,
+    /// When it was recorded.
+    pub time: SystemTime,
+}
+
+impl Serialize for ExemplarSnapshot {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("ExemplarSnapshot", 4)?;
+        s.serialize_field("trace_id", &format!("{:032x}", self.trace.trace_id()))?;
+        s.serialize_field("span_id", &format!("{:016x}", self.trace.span_id()))?;
+        s.serialize_field("duration_ms", &millis(self.duration))?;
+        s.serialize_field("time", &rfc3339(self.time))?;
+        s.end()
     }
 }
 
@@ -215,7 +241,7 @@ fn push_decimal(out: &mut String, value: u128, unit: u128, digits: usize) {
 
 impl Serialize for OperationSnapshot {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("OperationSnapshot", 19)?;
+        let mut s = serializer.serialize_struct("OperationSnapshot", 20)?;
         s.serialize_field("name", &self.name)?;
         s.serialize_field("count", &self.count)?;
         s.serialize_field("avg_duration_ms", &millis(self.mean))?;
@@ -240,6 +266,7 @@ impl Serialize for OperationSnapshot {
             },
         )?;
         s.serialize_field("recent", &self.recent)?;
+        s.serialize_field("exemplars", &self.exemplars)?;
         s.end()
     }
 }

@@ -37,6 +37,7 @@ use std::time::Duration;
 
 use crate::collector::MetricsCollector;
 use crate::operation::{Operation, Outcome};
+use crate::trace_context::TraceContext;
 
 /// Times one operation from its creation until it is ended or dropped.
 ///
@@ -65,6 +66,8 @@ use crate::operation::{Operation, Outcome};
 #[must_use = "a timer dropped at once records a cancelled operation of zero length"]
 pub struct OperationTimer<'a> {
     op: Option<OperationRef<'a>>,
+    /// The trace the timed work belongs to, if any.
+    trace: Option<TraceContext>,
     /// The precise clock's raw reading (TSC ticks where `quanta` uses the TSC).
     start: u64,
 }
@@ -116,6 +119,7 @@ impl<'a> OperationTimer<'a> {
     fn start(op: OperationRef<'a>) -> Self {
         Self {
             op: Some(op),
+            trace: None,
             start: precise().raw(),
         }
     }
@@ -130,8 +134,25 @@ impl<'a> OperationTimer<'a> {
         };
         OperationTimer {
             op,
+            trace: self.trace,
             start: self.start,
         }
+    }
+
+    /// Records the timed work as part of `trace`: when the trace is sampled, the record
+    /// is kept as an exemplar of its bucket.
+    ///
+    /// ```
+    /// use observe_core::{MetricsCollector, TraceContext};
+    ///
+    /// let collector = MetricsCollector::new();
+    /// let trace = TraceContext::new(0x4bf9_2f35, 0x00f0_67aa, true).unwrap();
+    /// collector.start_timer("checkout").in_trace(trace).end_ok();
+    /// assert_eq!(collector.get("checkout").unwrap().exemplars.len(), 1);
+    /// ```
+    pub fn in_trace(mut self, trace: TraceContext) -> Self {
+        self.trace = Some(trace);
+        self
     }
 
     /// Time elapsed since the timer started.
@@ -173,7 +194,10 @@ impl<'a> OperationTimer<'a> {
     fn finish(&mut self, outcome: Outcome) -> Duration {
         let elapsed = self.elapsed_ns();
         if let Some(op) = self.op.take() {
-            op.record_ns(elapsed, outcome);
+            match &self.trace {
+                Some(trace) => op.record_traced(elapsed, outcome, trace),
+                None => op.record_ns(elapsed, outcome),
+            }
         }
         Duration::from_nanos(elapsed)
     }

@@ -42,6 +42,11 @@ impl Readings {
         self.ops.len()
     }
 
+    /// The operations read, in the order of [`iter`](Self::iter).
+    pub(crate) fn operations(&self) -> impl Iterator<Item = &Operation> {
+        self.ops.iter().map(|(op, _)| &**op)
+    }
+
     /// Each operation's name, lifetime figures and `le` counts.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &Lifetime, &[u64])> {
         self.ops

@@ -16,6 +16,7 @@ use super::ExpositionFormat;
 use super::operations::{HELP_BUILD, HELP_CANCELLED, HELP_DURATION, HELP_ERRORS, HELP_OPERATIONS};
 use super::readings::Readings;
 use crate::collector::MetricsCollector;
+use crate::exemplar::Exemplar;
 use crate::operation::Lifetime;
 
 thread_local! {
@@ -145,7 +146,8 @@ impl OperationsWriter {
             &self.histogram_prometheus_header
         });
         let mut float = dtoa::Buffer::new();
-        for ((_, lifetime, buckets), name) in readings.iter().zip(&names) {
+        let entries = readings.iter().zip(&names).zip(readings.operations());
+        for (((_, lifetime, buckets), name), op) in entries {
             sample(
                 out,
                 &self.sum_prefix,
@@ -153,10 +155,24 @@ impl OperationsWriter {
                 float.format(lifetime.sum_seconds),
             );
             sample(out, &self.count_prefix, name, number.format(lifetime.count));
+            // Exemplars only in OpenMetrics, only on buckets: Prometheus fails the whole
+            // scrape for one in text 0.0.4 or on a `_count` line.
+            let mut exemplars = openmetrics.then(|| op.exemplars());
             let mut cumulative = 0u64;
             for (prefix, &count) in self.bucket_prefixes.iter().zip(buckets) {
                 cumulative += count;
-                sample(out, prefix, name, number.format(cumulative));
+                let exemplar = exemplars.as_mut().and_then(Iterator::next).flatten();
+                match exemplar {
+                    None => sample(out, prefix, name, number.format(cumulative)),
+                    Some(exemplar) => {
+                        out.push_str(prefix);
+                        out.push_str(name);
+                        out.push_str("\"} ");
+                        out.push_str(number.format(cumulative));
+                        write_exemplar(out, &exemplar, op.shared().wall_time(exemplar.at_ns));
+                        out.push('\n');
+                    }
+                }
             }
         }
 
@@ -173,6 +189,27 @@ fn sample(out: &mut String, prefix: &str, name: &str, value: &str) {
     out.push_str("\"} ");
     out.push_str(value);
     out.push('\n');
+}
+
+/// ` # {trace_id="…",span_id="…"} <seconds> <timestamp>`: 63 characters of labels,
+/// under the 128 that Prometheus keeps.
+fn write_exemplar(out: &mut String, exemplar: &Exemplar, at: std::time::SystemTime) {
+    use std::fmt::Write as _;
+    let trace = &exemplar.trace;
+    let _ = write!(
+        out,
+        " # {{trace_id=\"{:032x}\",span_id=\"{:016x}\"}} ",
+        trace.trace_id(),
+        trace.span_id()
+    );
+    out.push_str(dtoa::Buffer::new().format(exemplar.value_ns as f64 / 1e9));
+    let since_epoch = at
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64();
+    out.push(' ');
+    // Milliseconds are plenty, and keep the float exact in its decimals.
+    out.push_str(dtoa::Buffer::new().format((since_epoch * 1e3).round() / 1e3));
 }
 
 /// A label value escaped as both formats want it: `\\`, `\"` and `\n`.

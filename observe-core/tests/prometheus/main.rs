@@ -1,5 +1,6 @@
 //! The exposition, checked by the real `promtool` and parsed back by a parser crate.
 
+mod exemplars;
 mod promtool;
 
 use std::time::Duration;
