@@ -427,12 +427,13 @@ impl MetricsCollector {
     }
 
     /// The longest operation name kept, in bytes.
+    #[cfg(feature = "tracing")]
     pub(crate) fn max_name_len(&self) -> usize {
         self.inner.max_name_len
     }
 
     /// A reference to this collector that does not keep it alive.
-    #[cfg(feature = "prometheus")]
+    #[cfg(all(feature = "tracing", feature = "prometheus"))]
     pub(crate) fn downgrade(&self) -> WeakCollector {
         WeakCollector(Arc::downgrade(&self.inner))
     }

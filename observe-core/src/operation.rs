@@ -244,12 +244,14 @@ impl Operation {
     }
 
     /// Counts one log event of `level` inside this operation.
+    #[cfg(feature = "tracing")]
     #[inline]
     pub(crate) fn count_event(&self, level: EventLevel) {
         self.events[level as usize].fetch_add(1, Relaxed);
     }
 
     /// The log events of `level` counted over the operation's lifetime (monotonic).
+    #[cfg(all(feature = "tracing", feature = "prometheus"))]
     pub(crate) fn lifetime_events(&self, level: EventLevel) -> u64 {
         self.events[level as usize].load(Relaxed)
     }
@@ -607,6 +609,7 @@ impl OperationHandle {
     }
 
     /// The operation behind this handle.
+    #[cfg(feature = "tracing")]
     pub(crate) fn into_operation(self) -> Arc<Operation> {
         self.op
     }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use observe_core::Outcome;
+use observe_core::{Outcome, TraceContext};
 
 use super::labels::{CLIENT_CLOSED_STATUS, Route};
 use super::layer::Shared;
@@ -19,10 +19,17 @@ pub(crate) struct Guard {
     status: Option<u16>,
     bytes: u64,
     done: bool,
+    /// The request's trace, from its `traceparent` header.
+    trace: Option<TraceContext>,
 }
 
 impl Guard {
-    pub(crate) fn start(shared: Arc<Shared>, method: usize, route: Arc<Route>) -> Self {
+    pub(crate) fn start(
+        shared: Arc<Shared>,
+        method: usize,
+        route: Arc<Route>,
+        trace: Option<TraceContext>,
+    ) -> Self {
         route
             .series(&shared.collector, &shared.families, method)
             .in_flight
@@ -35,6 +42,7 @@ impl Guard {
             status: None,
             bytes: 0,
             done: false,
+            trace,
         }
     }
 
@@ -82,7 +90,10 @@ impl Guard {
         series.record(&self.shared.families, status, elapsed.as_secs_f64());
         series.size.observe(self.bytes as f64);
         series.in_flight.dec();
-        series.operation.record_outcome(elapsed, outcome);
+        match &self.trace {
+            Some(trace) => series.operation.record_traced(elapsed, outcome, trace),
+            None => series.operation.record_outcome(elapsed, outcome),
+        }
     }
 
     fn series(&self) -> &MethodSeries {

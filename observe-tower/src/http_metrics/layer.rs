@@ -24,6 +24,8 @@ pub(crate) struct Shared {
     pub(crate) excluded: HashSet<String>,
     pub(crate) excluded_prefixes: Vec<String>,
     pub(crate) is_error: Box<Classifier>,
+    /// Whether a request's `traceparent` header is read.
+    pub(crate) traceparent: bool,
 }
 
 impl Shared {
@@ -87,6 +89,7 @@ impl HttpMetricsLayer {
             duration_buckets: observe_core::prometheus::DEFAULT_BUCKETS.to_vec(),
             size_buckets: DEFAULT_SIZE_BUCKETS.to_vec(),
             max_routes: 1_000,
+            traceparent: true,
         }
     }
 }
@@ -110,9 +113,19 @@ pub struct HttpMetricsLayerBuilder {
     duration_buckets: Vec<f64>,
     size_buckets: Vec<f64>,
     max_routes: usize,
+    traceparent: bool,
 }
 
 impl HttpMetricsLayerBuilder {
+    /// Whether to read each request's W3C `traceparent` header (default on) and record
+    /// the request's operation with it: a sampled trace becomes an exemplar of its
+    /// duration bucket. A header that does not parse is ignored; the request is served
+    /// and counted as usual.
+    pub fn read_traceparent(mut self, yes: bool) -> Self {
+        self.traceparent = yes;
+        self
+    }
+
     /// Finds the route template of requests that carry no axum `MatchedPath`, for plain
     /// hyper or tonic services. Requests it returns `None` for are labelled `unmatched`.
     pub fn route_resolver(mut self, resolver: impl ResolveRoute) -> Self {
@@ -208,6 +221,7 @@ impl HttpMetricsLayerBuilder {
                 excluded: self.excluded,
                 excluded_prefixes: self.excluded_prefixes,
                 is_error: self.is_error,
+                traceparent: self.traceparent,
             }),
         }
     }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
+use observe_core::TraceContext;
 use tower_service::Service;
 
 use super::body::ResponseBody;
@@ -54,10 +55,19 @@ impl<S> HttpMetrics<S> {
                 None => shared.routes.unmatched(),
             },
         };
+        let trace = if shared.traceparent {
+            req.headers()
+                .get("traceparent")
+                .and_then(|value| value.to_str().ok())
+                .and_then(TraceContext::from_traceparent)
+        } else {
+            None
+        };
         Some(Guard::start(
             Arc::clone(shared),
             method_index(req.method()),
             route,
+            trace,
         ))
     }
 }

@@ -1,6 +1,7 @@
 //! HttpMetricsLayer, driven through `tower::ServiceExt::oneshot` and axum routers.
 
 mod streaming;
+mod traceparent;
 
 use std::convert::Infallible;
 use std::time::Duration;
