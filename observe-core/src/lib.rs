@@ -48,6 +48,8 @@
 //! - `tracing`: a `tracing-subscriber` layer that records every span (every
 //!   `#[instrument]`ed function) as an operation, with its outcome; see
 //!   [`tracing`](mod@tracing) and `docs/tracing.md`.
+//! - `opentelemetry`: with `tracing`, the sampled OpenTelemetry trace and span ids of
+//!   spans (as `tracing-opentelemetry` 0.34 makes them current) as exemplars.
 //! - `full`: every optional integration, for docs and CI.
 //!
 //! # Minimum supported Rust version

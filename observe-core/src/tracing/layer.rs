@@ -15,7 +15,7 @@ use tracing_subscriber::registry::{LookupSpan, SpanRef};
 use super::callsites::{Callsites, EventKind, SpanSite};
 use super::span_state::{SpanState, SpanStates};
 use crate::collector::MetricsCollector;
-use crate::operation::{EventLevel, Operation};
+use crate::operation::{EventLevel, Operation, Outcome};
 
 /// A [`Layer`] that records every span it sees as one operation of a
 /// [`MetricsCollector`] when the span closes. Made by [`layer`](super::layer); see the
@@ -181,7 +181,7 @@ where
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
-        if !self.busy {
+        if !self.busy && !cfg!(feature = "opentelemetry") {
             return;
         }
         if let Some(span) = ctx.span(id)
@@ -214,21 +214,24 @@ where
         };
         let (wall, busy) = state.close();
         let error_level_is_error = self.error_level_is_error;
+        let trace = state.trace();
+        let record = |op: &Operation, ns: u64, outcome: Outcome| match trace {
+            Some(trace) => op.record_traced(ns, outcome, trace),
+            None => op.record_ns(ns, outcome),
+        };
         let record = |site: &SpanSite| {
             let outcome = state.outcome(site.returns.load(Relaxed), error_level_is_error);
             match &state.renamed {
                 Some(op) => {
-                    op.record_ns(wall, outcome);
+                    record(op, wall, outcome);
                     if let Some(busy) = busy {
-                        self.callsites
-                            .busy_operation(op.name())
-                            .record_ns(busy, outcome);
+                        record(&self.callsites.busy_operation(op.name()), busy, outcome);
                     }
                 }
                 None => {
-                    site.op(&self.callsites).record_ns(wall, outcome);
+                    record(site.op(&self.callsites), wall, outcome);
                     if let Some(busy) = busy {
-                        site.busy(&self.callsites).record_ns(busy, outcome);
+                        record(site.busy(&self.callsites), busy, outcome);
                     }
                 }
             }

@@ -102,7 +102,12 @@
 //!
 //! # Beside `tracing-opentelemetry`
 //!
-//! The layer reads nothing of OpenTelemetry's and composes with it in either order.
+//! The layer composes with `tracing-opentelemetry` in either order. With the
+//! `opentelemetry` feature it also reads each span's OpenTelemetry trace and span ids
+//! (from the context `tracing-opentelemetry` makes current while the span is entered,
+//! without allocating or cloning) and, when the trace is sampled, records the span with
+//! them, so that they become exemplars of its histogram bucket; see
+//! [`TraceContext`](crate::TraceContext).
 //!
 //! # Cost
 //!
@@ -116,6 +121,8 @@
 mod callsites;
 mod events;
 mod layer;
+#[cfg(feature = "opentelemetry")]
+mod otel;
 mod span_state;
 
 pub use layer::OperationsLayer;

@@ -10,6 +10,7 @@ use std::sync::atomic::{
 };
 
 use crate::operation::{Operation, Outcome};
+use crate::trace_context::TraceContext;
 
 /// An event with an `error` field and no message (`#[instrument(err)]`).
 const ERROR_EVENT: u8 = 1;
@@ -94,6 +95,13 @@ pub(super) struct SpanState {
     flags: AtomicU8,
     /// The operation named by `otel.name`, when the span set one.
     pub(super) renamed: Option<Arc<Operation>>,
+    /// The OpenTelemetry context current when the span was created: its parent's, not
+    /// its own (see [`super::otel`]).
+    #[cfg(feature = "opentelemetry")]
+    pub(super) outside: Option<TraceContext>,
+    /// The span's own OpenTelemetry context, once seen.
+    #[cfg(feature = "opentelemetry")]
+    trace: std::sync::OnceLock<TraceContext>,
 }
 
 impl SpanState {
@@ -104,6 +112,35 @@ impl SpanState {
             busy: busy.then(Busy::default),
             flags: AtomicU8::new(0),
             renamed: None,
+            #[cfg(feature = "opentelemetry")]
+            outside: super::otel::current(),
+            #[cfg(feature = "opentelemetry")]
+            trace: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The trace the span belongs to, if the tracing system gave it one.
+    #[inline]
+    pub(super) fn trace(&self) -> Option<&TraceContext> {
+        #[cfg(feature = "opentelemetry")]
+        {
+            self.trace.get()
+        }
+        #[cfg(not(feature = "opentelemetry"))]
+        {
+            None
+        }
+    }
+
+    /// Looks for the span's own OpenTelemetry context while it is entered or exited.
+    #[inline]
+    fn see_trace(&self) {
+        #[cfg(feature = "opentelemetry")]
+        if self.trace.get().is_none()
+            && let Some(current) = super::otel::current()
+            && Some(current) != self.outside
+        {
+            let _ = self.trace.set(current);
         }
     }
 
@@ -116,6 +153,7 @@ impl SpanState {
 
     #[inline]
     pub(super) fn enter(&self) {
+        self.see_trace();
         if let Some(busy) = &self.busy {
             busy.enter(self.elapsed_ns());
         }
@@ -123,6 +161,7 @@ impl SpanState {
 
     #[inline]
     pub(super) fn exit(&self) {
+        self.see_trace();
         let now = self.elapsed_ns();
         self.last_exit.fetch_max(now.saturating_add(1), Relaxed);
         if let Some(busy) = &self.busy {

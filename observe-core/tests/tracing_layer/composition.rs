@@ -125,3 +125,82 @@ fn two_observe_layers_on_one_subscriber_each_count_once() {
         "each layer keeps its own options"
     );
 }
+
+/// The OpenTelemetry ids of the current span, as `tracing-opentelemetry` gives them.
+#[cfg(feature = "opentelemetry")]
+fn current_otel_ids() -> (u128, u64, bool) {
+    use opentelemetry::trace::TraceContextExt as _;
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    let context = tracing::Span::current().context();
+    let span = context.span();
+    let ids = span.span_context();
+    (
+        u128::from_be_bytes(ids.trace_id().to_bytes()),
+        u64::from_be_bytes(ids.span_id().to_bytes()),
+        ids.is_sampled(),
+    )
+}
+
+/// Runs one parent span with a child under `subscriber`; returns the OpenTelemetry ids
+/// each had, as seen from inside.
+#[cfg(feature = "opentelemetry")]
+fn traced(subscriber: impl tracing::Subscriber + Send + Sync) -> [(u128, u64, bool); 2] {
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::info_span!("traced_parent").in_scope(|| {
+            let parent = current_otel_ids();
+            let child = tracing::info_span!("traced_child").in_scope(current_otel_ids);
+            [parent, child]
+        })
+    })
+}
+
+#[cfg(feature = "opentelemetry")]
+#[test]
+fn sampled_otel_ids_become_exemplars_in_either_order() {
+    let provider = tracer_provider();
+    let a = MetricsCollector::new();
+    let otel_inner = tracing_subscriber::registry()
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")))
+        .with(observe_core::tracing::layer(&a));
+    let b = MetricsCollector::new();
+    let otel_outer = tracing_subscriber::registry()
+        .with(observe_core::tracing::layer(&b))
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+    for (collector, ids) in [(&a, traced(otel_inner)), (&b, traced(otel_outer))] {
+        assert_ne!(ids[0].1, ids[1].1, "two spans, two ids");
+        for (name, (trace_id, span_id, sampled)) in
+            ["traced_parent", "traced_child"].iter().zip(ids)
+        {
+            assert!(sampled, "the default sampler samples");
+            let op = collector.get(name).expect("recorded");
+            let exemplar = op
+                .exemplars
+                .first()
+                .unwrap_or_else(|| panic!("no exemplar of {name}"));
+            assert_eq!(
+                (exemplar.trace.trace_id(), exemplar.trace.span_id()),
+                (trace_id, span_id),
+                "{name}"
+            );
+        }
+    }
+}
+
+#[cfg(feature = "opentelemetry")]
+#[test]
+fn unsampled_otel_traces_leave_no_exemplar() {
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_sampler(opentelemetry_sdk::trace::Sampler::AlwaysOff)
+        .build();
+    let collector = MetricsCollector::new();
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")))
+        .with(observe_core::tracing::layer(&collector));
+    let ids = traced(subscriber);
+    assert!(!ids[0].2, "not sampled");
+    let op = collector
+        .get("traced_parent")
+        .expect("recorded all the same");
+    assert_eq!(op.count, 1);
+    assert!(op.exemplars.is_empty());
+}
