@@ -11,12 +11,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use observe_core::MetricsCollector;
 use observe_core::health::{
     CheckOptions, ErrorRateCheck, HealthRegistry, LatencyCheck, RedisCheck, ReportOptions,
     RuntimeCheck, SystemCheck,
 };
 use observe_core::prometheus::ExpositionFormat;
+use observe_core::{MetricsCollector, TraceContext};
 use observe_tower::monitoring::DetailsPolicy;
 use observe_tower::{HttpMetricsLayer, MonitoringService, Readiness};
 
@@ -229,8 +229,17 @@ async fn prometheus(State(collector): State<MetricsCollector>, headers: HeaderMa
     }
 }
 
-/// One log line per request, with its method, route, status and latency.
+/// One log line per request, with its method, route, status and latency, and the
+/// caller's trace id when the request carried a valid `traceparent`: logs, metrics
+/// (its exemplars) and traces join on it.
 async fn log_request(request: Request, next: Next) -> Response {
+    let trace_id = request
+        .headers()
+        .get("traceparent")
+        .and_then(|value| value.to_str().ok())
+        .and_then(TraceContext::from_traceparent)
+        .map(|trace| format!("{:032x}", trace.trace_id()));
+    let trace_id = trace_id.as_deref();
     let method = request.method().clone();
     let route = request
         .extensions()
@@ -241,9 +250,9 @@ async fn log_request(request: Request, next: Next) -> Response {
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     let status = response.status().as_u16();
     if response.status().is_server_error() {
-        tracing::warn!(%method, route, status, latency_ms, "request");
+        tracing::warn!(%method, route, status, latency_ms, trace_id, "request");
     } else {
-        tracing::info!(%method, route, status, latency_ms, "request");
+        tracing::info!(%method, route, status, latency_ms, trace_id, "request");
     }
     response
 }

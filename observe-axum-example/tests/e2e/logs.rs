@@ -38,16 +38,26 @@ fn spawn(dir: &std::path::Path, format: &str, filter: &str) -> (Child, String, s
     (child, addr, log)
 }
 
-/// Stores one expense and reads the Prometheus text.
+/// The trace of the POST that [`traffic`] sends.
+const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+/// Stores one expense (in a caller's trace) and reads the Prometheus text.
 async fn traffic(addr: &str) -> String {
     let client = reqwest::Client::new();
     let created = client
         .post(format!("http://{addr}/api/expenses"))
+        .header("traceparent", TRACEPARENT)
         .json(&serde_json::json!({"description": "lunch", "amount_cents": 1250}))
         .send()
         .await
         .expect("the API answers");
     assert_eq!(created.status().as_u16(), 201);
+    let listed = client
+        .get(format!("http://{addr}/api/expenses"))
+        .send()
+        .await
+        .expect("the API answers");
+    assert_eq!(listed.status().as_u16(), 200);
     client
         .get(format!("http://{addr}/metrics"))
         .send()
@@ -93,6 +103,15 @@ async fn the_json_request_log_is_one_object_per_line() {
         .find(|v| v["route"] == "/api/expenses" && v["method"] == "POST")
         .unwrap_or_else(|| panic!("no request line for the POST: {text}"));
     assert_eq!(created["status"], 201);
+    assert_eq!(created["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+    let listed = requests
+        .iter()
+        .find(|v| v["route"] == "/api/expenses" && v["method"] == "GET")
+        .unwrap_or_else(|| panic!("no request line for the GET: {text}"));
+    assert!(
+        listed.get("trace_id").is_none(),
+        "no traceparent, no trace id: {listed}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
