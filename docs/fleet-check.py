@@ -9,6 +9,10 @@ failures, then checks through Prometheus's HTTP API that:
 - the core panels return data;
 - the recorded fleet request rate equals the sum of the instances' rates within 10 %;
 - the rules are loaded with no evaluation errors;
+- the sampled trace ids sent in `traceparent` headers come back as exemplars
+  (`/api/v1/query_exemplars`) on the right instance's series, the unsampled never,
+  and no target ever failed a scrape for them (Prometheus runs with
+  `--enable-feature=exemplar-storage` and scrapes OpenMetrics);
 - stopping one instance makes InstanceDown pending (or firing) for it.
 
 Cleans up after itself; bounded in time. Usage:
@@ -127,6 +131,7 @@ class Fleet:
                 f"--config.file={config}",
                 f"--storage.tsdb.path={os.path.join(self.workdir, 'tsdb')}",
                 f"--web.listen-address=127.0.0.1:{port}",
+                "--enable-feature=exemplar-storage",
             ],
             stdout=log,
             stderr=log,
@@ -190,12 +195,26 @@ def rule_expressions():
     return [rule for group in groups for rule in group["rules"]]
 
 
+# Trace ids sent to each instance in `traceparent` headers: sampled ones must come back
+# as exemplars of that instance, unsampled ones never.
+SAMPLED = {}
+UNSAMPLED = {}
+
+
+def traceparent(instance, i, sampled):
+    kind = 0xA if sampled else 0xB
+    trace_id = f"{kind:x}{instance:x}" + f"{i:030x}"
+    (SAMPLED if sampled else UNSAMPLED).setdefault(instance, set()).add(trace_id)
+    return {"traceparent": f"00-{trace_id}-{i + 1:016x}-{'01' if sampled else '00'}"}
+
+
 def drive_traffic(instances, rounds):
     for i in range(rounds):
         for n, base in enumerate(instances):
             url = f"http://{base}"
             http("POST", url + "/api/expenses", {"description": f"coffee {i}", "amount_cents": 100 + i})
-            http("GET", url + "/api/expenses?limit=5")
+            http("GET", url + "/api/expenses?limit=5", headers=traceparent(n, len(SAMPLED.get(n, ())), True))
+            http("GET", url + "/api/expenses?limit=1", headers=traceparent(n, len(UNSAMPLED.get(n, ())), False))
             http("GET", url + f"/api/expenses/{i + 1}")
             http("GET", url + "/api/categories/suggest?text=coffee")
             if i % 5 == n:
@@ -290,7 +309,50 @@ def main():
         failures += [f"rule not healthy: {b}" for b in broken]
         print(f"  {len(rules)} rules loaded, {len(broken)} unhealthy")
 
-        # 5. Stopping one instance makes InstanceDown pending for it.
+        # 5. Sampled callers' traces come back as exemplars, on the right series.
+        now = time.time()
+        status, body = http(
+            "GET",
+            PROM
+            + "/api/v1/query_exemplars?"
+            + urllib.parse.urlencode(
+                {
+                    "query": 'observe_operation_duration_seconds_bucket{operation=~"GET /api/expenses"}',
+                    "start": now - 300,
+                    "end": now,
+                }
+            ),
+        )
+        answer = json.loads(body)
+        if status != 200 or answer.get("status") != "success":
+            failures.append(f"query_exemplars: {answer.get('error', status)}")
+            answer = {"data": []}
+        seen = {}
+        for series in answer["data"]:
+            instance = instances.index(series["seriesLabels"]["instance"])
+            for exemplar in series["exemplars"]:
+                labels = exemplar["labels"]
+                if set(labels) != {"trace_id", "span_id"}:
+                    failures.append(f"exemplar labels {labels}")
+                seen.setdefault(instance, set()).add(labels.get("trace_id"))
+        for n in range(len(instances)):
+            got = seen.get(n, set())
+            if not got:
+                failures.append(f"no exemplar for instance {instances[n]}")
+            if got - SAMPLED.get(n, set()):
+                failures.append(f"exemplars on {instances[n]} that it was not sent sampled: {sorted(got - SAMPLED.get(n, set()))}")
+            if got & UNSAMPLED.get(n, set()):
+                failures.append(f"unsampled traces kept as exemplars on {instances[n]}")
+        missed = query(PROM, 'min_over_time(up{job="observe"}[5m]) < 1')[0]
+        if missed:
+            failures.append(f"a target failed a scrape: {missed}")
+        status, body = http("GET", PROM + "/api/v1/targets")
+        for target in json.loads(body)["data"]["activeTargets"]:
+            if target.get("lastError"):
+                failures.append(f"target {target['scrapeUrl']}: {target['lastError']}")
+        print(f"  exemplars: {sum(len(v) for v in seen.values())} distinct sampled traces, on {len(seen)} instances")
+
+        # 6. Stopping one instance makes InstanceDown pending for it.
         fleet.stop("b")
 
         def instance_down():
