@@ -72,6 +72,7 @@ mod process;
 pub mod prometheus;
 mod report;
 mod stripe;
+mod sync;
 mod thread_cache;
 mod timer;
 mod window;

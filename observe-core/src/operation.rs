@@ -1,16 +1,17 @@
 //! The stats of one operation, and [`OperationHandle`], which records into them
 //! without any name lookup.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, SystemTime};
 
 use crate::clock::Clock;
-use crate::histogram::{Layout, quantile_bucket};
+use crate::histogram::{CHUNK, Layout, quantile_bucket};
 use crate::report::{OperationSnapshot, RecentSnapshot, percent};
 use crate::stripe::{Merged, Record, Stripe, thread_stripe};
+use crate::sync::{AtomicU32, AtomicU64, AtomicUsize, OnceBox};
 use crate::timer::{OperationTimer, Timed};
-use crate::window::Window;
+use crate::window::{Checkpoint, Window};
 
 /// Longest duration recorded as is (2^53 ns, about 104 days); longer ones are clamped,
 /// so totals stay exact as floats and cannot wrap in practice.
@@ -128,8 +129,9 @@ pub(crate) struct Operation {
     name: Box<str>,
     first: Stripe,
     /// The other stripes, allocated when a thread that maps to one first records into
-    /// this operation after it spread.
-    more: Box<[OnceLock<Box<Stripe>>]>,
+    /// this operation after it spread (lock-free: two threads that race to create one
+    /// both record into the one that wins).
+    more: Box<[OnceBox<Stripe>]>,
     base_total_ns: AtomicU64,
     base_errors: AtomicU64,
     base_cancelled: AtomicU64,
@@ -192,7 +194,7 @@ impl Operation {
             name: name.into(),
             name_head: head(name),
             first: Stripe::new(&shared),
-            more: (1..shared.stripes).map(|_| OnceLock::new()).collect(),
+            more: (1..shared.stripes).map(|_| OnceBox::new()).collect(),
             spread: AtomicU32::new(0),
             window: Window::new(shared.layout, shared.window_length, shared.window_slots),
             base_total_ns: AtomicU64::new(0),
@@ -247,7 +249,7 @@ impl Operation {
         };
         // Before this record counts itself, so that a checkpoint it takes excludes it.
         self.window
-            .tick(record.now, |coarse| self.checkpoint(coarse));
+            .tick(record.now, |checkpoint| self.checkpoint(checkpoint));
         let spread = self.spread.load(Relaxed);
         if spread == SPREAD {
             self.spread_stripe().record(shared, record);
@@ -278,15 +280,24 @@ impl Operation {
         }
     }
 
-    /// Stores the coarse counts of every stripe, added up, into `coarse`; returns the
+    /// Stores the coarse counts of every stripe, added up, into `checkpoint`, chunk by
+    /// chunk of the fine histograms (only the chunks some stripe has); returns the
     /// errors. Runs once per window period, on the period's first record.
     #[cold]
-    fn checkpoint(&self, coarse: &[AtomicU32]) -> u64 {
-        coarse.iter().for_each(|c| c.store(0, Relaxed));
-        self.stripes().fold(0, |errors, stripe| {
-            stripe.histogram.add_coarse_into(self.shared.layout, coarse);
-            errors + stripe.hot.errors.load(Relaxed)
-        })
+    fn checkpoint(&self, checkpoint: &Checkpoint<'_>) -> u64 {
+        let layout = self.shared.layout;
+        for k in 0..self.first.histogram.chunk_count() {
+            if self.stripes().any(|s| s.histogram.has_chunk(k))
+                && let Some(coarse) = checkpoint.chunk(k)
+            {
+                for stripe in self.stripes() {
+                    stripe.histogram.add_coarse_chunk(layout, k, coarse);
+                }
+            }
+        }
+        self.stripes()
+            .map(|stripe| stripe.hot.errors.load(Relaxed))
+            .sum()
     }
 
     /// This thread's stripe of an operation that has spread.
@@ -294,7 +305,10 @@ impl Operation {
     fn spread_stripe(&self) -> &Stripe {
         match thread_stripe(self.more.len() + 1).checked_sub(1) {
             Some(i) => match self.more.get(i) {
-                Some(slot) => slot.get_or_init(|| Box::new(Stripe::new(&self.shared))),
+                Some(slot) => match slot.get() {
+                    Some(stripe) => stripe,
+                    None => slot.get_or_init(|| Box::new(Stripe::new(&self.shared))),
+                },
                 None => &self.first,
             },
             None => &self.first,
@@ -303,7 +317,7 @@ impl Operation {
 
     /// Every stripe in use.
     fn stripes(&self) -> impl Iterator<Item = &Stripe> {
-        std::iter::once(&self.first).chain(self.more.iter().filter_map(|s| s.get().map(|b| &**b)))
+        std::iter::once(&self.first).chain(self.more.iter().filter_map(OnceBox::get))
     }
 
     fn sums(&self) -> Sums {
@@ -395,8 +409,9 @@ impl Operation {
     }
 
     /// Reads the lifetime counters once each, appending the `le` counts (not
-    /// cumulative; the last is `+Inf`) to `buckets`. Must not run during a
-    /// [`reset`](Self::reset).
+    /// cumulative; the last is `+Inf`) to `buckets`. A [`reset`](Self::reset) leaves
+    /// the lifetime counts alone, so this may run beside one; the collector still keeps
+    /// them apart (its `exporting` lock) so that a scrape reads one state of the bases.
     #[cfg(feature = "prometheus")]
     pub(crate) fn read_lifetime(&self, buckets: &mut Vec<u64>) -> Lifetime {
         let start = buckets.len();
@@ -412,6 +427,33 @@ impl Operation {
             errors: sums.errors.min(count),
             cancelled: sums.cancelled.min(count),
             sum_seconds: sums.total_ns as f64 / 1e9,
+        }
+    }
+
+    /// Visits, in increasing fine-bucket index order, every non-zero fine bucket with
+    /// its lifetime count, over every stripe: monotonic across [`reset`](Self::reset),
+    /// and the same counts that [`read_lifetime`](Self::read_lifetime)'s `le` buckets
+    /// add up (read it under the collector's `exporting` lock, as that one is). The
+    /// bucket bounds are [`Layout::lower_ns`] and [`Layout::width_ns`] of
+    /// [`Shared::layout`].
+    #[allow(dead_code, reason = "the contract of the native histograms (protobuf)")]
+    pub(crate) fn for_each_lifetime_bucket(&self, mut f: impl FnMut(usize, u64)) {
+        let buckets = self.shared.layout.buckets();
+        for k in 0..self.first.histogram.chunk_count() {
+            let mut sums = [0; CHUNK];
+            let mut any = false;
+            for stripe in self.stripes() {
+                any |= stripe.histogram.add_lifetime_chunk(k, &mut sums);
+            }
+            if !any {
+                continue;
+            }
+            for (i, &count) in sums.iter().enumerate() {
+                let idx = k * CHUNK + i;
+                if count > 0 && idx < buckets {
+                    f(idx, count);
+                }
+            }
         }
     }
 
@@ -433,8 +475,9 @@ impl Operation {
         }
     }
 
-    /// Restarts the JSON views; lifetime counters keep counting. Must not run while
-    /// [`read_lifetime`](Self::read_lifetime) does.
+    /// Restarts the JSON views; lifetime counters keep counting: the fine histograms
+    /// keep their lifetime counts and store what they hold now as the base that the
+    /// JSON views subtract (allocated by the first reset, per chunk held).
     pub(crate) fn reset(&self) {
         let sums = self.sums();
         self.base_total_ns.store(sums.total_ns, Relaxed);
@@ -450,7 +493,7 @@ impl Operation {
     pub(crate) fn memory_bytes(&self) -> usize {
         std::mem::size_of::<Self>()
             + self.name.len()
-            + self.more.len() * std::mem::size_of::<OnceLock<Box<Stripe>>>()
+            + self.more.len() * std::mem::size_of::<OnceBox<Stripe>>()
             + self.window.heap_bytes()
             + self.stripes().map(Stripe::memory_bytes).sum::<usize>()
             - std::mem::size_of::<Stripe>()
