@@ -9,7 +9,7 @@ use crate::clock::Clock;
 use crate::histogram::{CHUNK, Layout, quantile_bucket};
 use crate::report::{OperationSnapshot, RecentSnapshot, percent};
 use crate::stripe::{Merged, Record, Stripe, thread_stripe};
-use crate::sync::{AtomicU32, AtomicU64, AtomicUsize, OnceBox};
+use crate::sync::{AtomicU32, AtomicU64, OnceBox};
 use crate::timer::{OperationTimer, Timed};
 use crate::window::{Checkpoint, Window};
 
@@ -53,8 +53,9 @@ pub(crate) struct Shared {
     pub(crate) window_slots: usize,
     /// The most stripes an operation spreads over (one per core).
     pub(crate) stripes: usize,
-    /// How many more operations may spread over stripes.
-    pub(crate) spread_budget: AtomicUsize,
+    /// How many more operations may spread over stripes (a std atomic even under loom:
+    /// the collector builds it).
+    pub(crate) spread_budget: std::sync::atomic::AtomicUsize,
     /// `clock.now_ns()` when the collector was created.
     pub(crate) start_ns: u64,
     /// The wall-clock time matching `start_ns`.
@@ -85,7 +86,7 @@ impl Shared {
             window_length: Duration::from_secs(60),
             window_slots: 6,
             stripes,
-            spread_budget: AtomicUsize::new(budget),
+            spread_budget: std::sync::atomic::AtomicUsize::new(budget),
             start_ns: 0,
             start_wall: SystemTime::now(),
             #[cfg(feature = "prometheus")]

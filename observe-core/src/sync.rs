@@ -98,3 +98,16 @@ impl<T: 'static> OnceBox<T> {
         }
     }
 }
+
+/// Runs a loom model with this crate's bounds: at most 2 preemptions (unless
+/// `LOOM_MAX_PREEMPTIONS` says otherwise) and room for the branches of a chunk's
+/// creation (each of its atomics is one).
+#[cfg(all(test, loom))]
+pub(crate) fn model(f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    builder.max_branches = 1_000_000;
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(2);
+    }
+    builder.check(f);
+}
