@@ -72,7 +72,7 @@ impl Shared {
 
     /// The defaults of a collector, with `stripes`, a spread budget and a manual clock,
     /// for unit tests.
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn for_tests(
         stripes: usize,
         budget: usize,
@@ -583,7 +583,7 @@ impl std::fmt::Debug for OperationHandle {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use std::sync::Arc;
     use std::sync::atomic::Ordering::Relaxed;

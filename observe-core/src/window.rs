@@ -285,7 +285,7 @@ impl Window {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use crate::histogram::{Counts, DEFAULT_PRECISION};
@@ -410,5 +410,62 @@ mod tests {
         o.record(3 * SEC, 3_000, false);
         let r = o.read(4 * SEC);
         assert_eq!((r.count, r.errors), (1, 0));
+    }
+}
+
+/// Model checks of the checkpoint (`--cfg loom`; see [`crate::sync`]).
+#[cfg(all(test, loom))]
+mod loom_models {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::{Layout, Window};
+    use crate::histogram::{Counts, MAX_PRECISION};
+
+    /// One coarse bucket per chunk: the smallest checkpoint to explore.
+    const LAYOUT: Layout = Layout::new(MAX_PRECISION);
+    const SEC: u64 = 1_000_000_000;
+
+    /// A record as an operation makes it: the checkpoint if it is the first of its
+    /// period, then the count.
+    fn record(window: &Window, counts: &Counts, now: u64, ns: u64) {
+        window.tick(now, |checkpoint| {
+            for k in 0..counts.chunk_count() {
+                if counts.has_chunk(k)
+                    && let Some(coarse) = checkpoint.chunk(k)
+                {
+                    counts.add_coarse_chunk(LAYOUT, k, coarse);
+                }
+            }
+            0
+        });
+        counts.increment(LAYOUT.index(ns));
+    }
+
+    /// A reader of one period reads its checkpoint while the first record of the next
+    /// period rewrites that slot (a one-slot window): it uses the checkpoint whole, or
+    /// skips it, never half rewritten; the record is counted once.
+    #[test]
+    fn the_window_checkpoint_against_concurrent_records() {
+        crate::sync::model(|| {
+            let window = Arc::new(Window::new(LAYOUT, Duration::from_secs(1), 1));
+            let counts = Arc::new(Counts::new(LAYOUT.buckets()));
+            // Two records before the first checkpoint, which then holds 2.
+            counts.increment(LAYOUT.index(3_000));
+            counts.increment(LAYOUT.index(3_000));
+            record(&window, &counts, SEC / 2, 3_000);
+            let fine = counts.read();
+            let next = {
+                let (window, counts) = (Arc::clone(&window), Arc::clone(&counts));
+                loom::thread::spawn(move || record(&window, &counts, SEC + SEC / 2, 3_000))
+            };
+            let reading = window.reading(LAYOUT, SEC / 2 + 1, SEC, &fine, 0);
+            // Since the checkpoint of 2, one record; or no checkpoint at all.
+            assert!(reading.count <= 1, "{}", reading.count);
+            next.join().expect("next period");
+            assert_eq!(counts.sum(0..LAYOUT.buckets()), 4);
+            let reading = window.reading(LAYOUT, SEC + SEC / 2 + 1, 2 * SEC, &counts.read(), 0);
+            assert_eq!(reading.count, 1);
+        });
     }
 }
