@@ -72,7 +72,7 @@ impl Shared {
 
     /// The defaults of a collector, with `stripes`, a spread budget and a manual clock,
     /// for unit tests.
-    #[cfg(all(test, not(loom)))]
+    #[cfg(test)]
     pub(crate) fn for_tests(
         stripes: usize,
         budget: usize,
@@ -751,5 +751,52 @@ mod tests {
             assert_eq!(buckets.iter().sum::<u64>(), all + 1);
             assert_eq!(lifetime.errors, errors);
         }
+    }
+}
+
+/// Model checks of spreading over stripes (`--cfg loom`; see [`crate::sync`]).
+#[cfg(all(test, loom))]
+mod loom_models {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering::Relaxed;
+    use std::time::Duration;
+
+    use super::{DECIDING, Operation, Outcome, SPREAD, SPREAD_AFTER, Shared};
+    use crate::clock::ManualClock;
+
+    /// Two threads record twice each into an operation one collision short of spreading,
+    /// while a reader adds the stripes up: no record is lost or counted twice, whatever
+    /// stripe it lands on, and the operation takes the collector's budget at most once.
+    #[test]
+    fn stripe_spreading_under_contention() {
+        crate::sync::model(|| {
+            let shared = Shared::for_tests(2, 2, ManualClock::new());
+            let op = Arc::new(Operation::new("x", Arc::clone(&shared)));
+            // The window's checkpoint and the first chunk, before the race.
+            op.record(Duration::from_micros(1), Outcome::Ok);
+            op.spread.store(SPREAD_AFTER - 1, Relaxed);
+            let threads: Vec<_> = (0..2)
+                .map(|_| {
+                    let op = Arc::clone(&op);
+                    loom::thread::spawn(move || {
+                        op.record(Duration::from_micros(1), Outcome::Ok);
+                        op.record(Duration::from_micros(1), Outcome::Error);
+                    })
+                })
+                .collect();
+            let seen = op.totals().count;
+            assert!((1..=5).contains(&seen), "{seen}");
+            for thread in threads {
+                thread.join().expect("recorder");
+            }
+            let totals = op.totals();
+            assert_eq!((totals.count, totals.errors), (5, 2));
+            assert_eq!(totals.total_ns, 5_000);
+            let spread = op.spread.load(Relaxed);
+            assert_ne!(spread, DECIDING);
+            let left = shared.spread_budget.load(Relaxed);
+            assert_eq!(left, if spread == SPREAD { 1 } else { 2 }, "{spread}");
+            assert_eq!(op.snapshot(0).count, 5);
+        });
     }
 }
