@@ -78,6 +78,7 @@ mod process;
 pub mod prometheus;
 mod report;
 mod stripe;
+mod sync;
 mod thread_cache;
 mod timer;
 mod trace_context;

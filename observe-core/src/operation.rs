@@ -1,18 +1,19 @@
 //! The stats of one operation, and [`OperationHandle`], which records into them
 //! without any name lookup.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, SystemTime};
 
 use crate::clock::Clock;
 use crate::exemplar::Exemplars;
-use crate::histogram::{Layout, quantile_bucket};
+use crate::histogram::{CHUNK, Layout, quantile_bucket};
 use crate::report::{ExemplarSnapshot, OperationSnapshot, RecentSnapshot, percent};
 use crate::stripe::{Merged, Record, Stripe, thread_stripe};
+use crate::sync::{AtomicU32, AtomicU64, OnceBox};
 use crate::timer::{OperationTimer, Timed};
 use crate::trace_context::TraceContext;
-use crate::window::Window;
+use crate::window::{Checkpoint, Window};
 
 /// Longest duration recorded as is (2^53 ns, about 104 days); longer ones are clamped,
 /// so totals stay exact as floats and cannot wrap in practice.
@@ -54,8 +55,9 @@ pub(crate) struct Shared {
     pub(crate) window_slots: usize,
     /// The most stripes an operation spreads over (one per core).
     pub(crate) stripes: usize,
-    /// How many more operations may spread over stripes.
-    pub(crate) spread_budget: AtomicUsize,
+    /// How many more operations may spread over stripes (a std atomic even under loom:
+    /// the collector builds it).
+    pub(crate) spread_budget: std::sync::atomic::AtomicUsize,
     /// `clock.now_ns()` when the collector was created.
     pub(crate) start_ns: u64,
     /// The wall-clock time matching `start_ns`.
@@ -86,7 +88,7 @@ impl Shared {
             window_length: Duration::from_secs(60),
             window_slots: 6,
             stripes,
-            spread_budget: AtomicUsize::new(budget),
+            spread_budget: std::sync::atomic::AtomicUsize::new(budget),
             start_ns: 0,
             start_wall: SystemTime::now(),
             #[cfg(feature = "prometheus")]
@@ -130,8 +132,9 @@ pub(crate) struct Operation {
     name: Box<str>,
     first: Stripe,
     /// The other stripes, allocated when a thread that maps to one first records into
-    /// this operation after it spread.
-    more: Box<[OnceLock<Box<Stripe>>]>,
+    /// this operation after it spread (lock-free: two threads that race to create one
+    /// both record into the one that wins).
+    more: Box<[OnceBox<Stripe>]>,
     base_total_ns: AtomicU64,
     base_errors: AtomicU64,
     base_cancelled: AtomicU64,
@@ -230,14 +233,14 @@ impl Operation {
             name: name.into(),
             name_head: head(name),
             first: Stripe::new(&shared),
-            more: (1..shared.stripes).map(|_| OnceLock::new()).collect(),
+            more: (1..shared.stripes).map(|_| OnceBox::new()).collect(),
             spread: AtomicU32::new(0),
             window: Window::new(shared.layout, shared.window_length, shared.window_slots),
             base_total_ns: AtomicU64::new(0),
             base_errors: AtomicU64::new(0),
             base_cancelled: AtomicU64::new(0),
-            events: [const { AtomicU64::new(0) }; EventLevel::COUNT],
-            base_events: [const { AtomicU64::new(0) }; EventLevel::COUNT],
+            events: std::array::from_fn(|_| AtomicU64::new(0)),
+            base_events: std::array::from_fn(|_| AtomicU64::new(0)),
             exemplars: Exemplars::default(),
             shared,
         }
@@ -309,7 +312,7 @@ impl Operation {
         };
         // Before this record counts itself, so that a checkpoint it takes excludes it.
         self.window
-            .tick(record.now, |coarse| self.checkpoint(coarse));
+            .tick(record.now, |checkpoint| self.checkpoint(checkpoint));
         let spread = self.spread.load(Relaxed);
         if spread == SPREAD {
             self.spread_stripe().record(shared, record);
@@ -385,15 +388,24 @@ impl Operation {
         }
     }
 
-    /// Stores the coarse counts of every stripe, added up, into `coarse`; returns the
+    /// Stores the coarse counts of every stripe, added up, into `checkpoint`, chunk by
+    /// chunk of the fine histograms (only the chunks some stripe has); returns the
     /// errors. Runs once per window period, on the period's first record.
     #[cold]
-    fn checkpoint(&self, coarse: &[AtomicU32]) -> u64 {
-        coarse.iter().for_each(|c| c.store(0, Relaxed));
-        self.stripes().fold(0, |errors, stripe| {
-            stripe.histogram.add_coarse_into(self.shared.layout, coarse);
-            errors + stripe.hot.errors.load(Relaxed)
-        })
+    fn checkpoint(&self, checkpoint: &Checkpoint<'_>) -> u64 {
+        let layout = self.shared.layout;
+        for k in 0..self.first.histogram.chunk_count() {
+            if self.stripes().any(|s| s.histogram.has_chunk(k))
+                && let Some(coarse) = checkpoint.chunk(k)
+            {
+                for stripe in self.stripes() {
+                    stripe.histogram.add_coarse_chunk(layout, k, coarse);
+                }
+            }
+        }
+        self.stripes()
+            .map(|stripe| stripe.hot.errors.load(Relaxed))
+            .sum()
     }
 
     /// This thread's stripe of an operation that has spread.
@@ -401,7 +413,10 @@ impl Operation {
     fn spread_stripe(&self) -> &Stripe {
         match thread_stripe(self.more.len() + 1).checked_sub(1) {
             Some(i) => match self.more.get(i) {
-                Some(slot) => slot.get_or_init(|| Box::new(Stripe::new(&self.shared))),
+                Some(slot) => match slot.get() {
+                    Some(stripe) => stripe,
+                    None => slot.get_or_init(|| Box::new(Stripe::new(&self.shared))),
+                },
                 None => &self.first,
             },
             None => &self.first,
@@ -410,7 +425,7 @@ impl Operation {
 
     /// Every stripe in use.
     fn stripes(&self) -> impl Iterator<Item = &Stripe> {
-        std::iter::once(&self.first).chain(self.more.iter().filter_map(|s| s.get().map(|b| &**b)))
+        std::iter::once(&self.first).chain(self.more.iter().filter_map(OnceBox::get))
     }
 
     fn sums(&self) -> Sums {
@@ -505,8 +520,9 @@ impl Operation {
     }
 
     /// Reads the lifetime counters once each, appending the `le` counts (not
-    /// cumulative; the last is `+Inf`) to `buckets`. Must not run during a
-    /// [`reset`](Self::reset).
+    /// cumulative; the last is `+Inf`) to `buckets`. A [`reset`](Self::reset) leaves
+    /// the lifetime counts alone, so this may run beside one; the collector still keeps
+    /// them apart (its `exporting` lock) so that a scrape reads one state of the bases.
     #[cfg(feature = "prometheus")]
     pub(crate) fn read_lifetime(&self, buckets: &mut Vec<u64>) -> Lifetime {
         let start = buckets.len();
@@ -522,6 +538,33 @@ impl Operation {
             errors: sums.errors.min(count),
             cancelled: sums.cancelled.min(count),
             sum_seconds: sums.total_ns as f64 / 1e9,
+        }
+    }
+
+    /// Visits, in increasing fine-bucket index order, every non-zero fine bucket with
+    /// its lifetime count, over every stripe: monotonic across [`reset`](Self::reset),
+    /// and the same counts that [`read_lifetime`](Self::read_lifetime)'s `le` buckets
+    /// add up (read it under the collector's `exporting` lock, as that one is). The
+    /// bucket bounds are [`Layout::lower_ns`] and [`Layout::width_ns`] of
+    /// [`Shared::layout`].
+    #[allow(dead_code, reason = "the contract of the native histograms (protobuf)")]
+    pub(crate) fn for_each_lifetime_bucket(&self, mut f: impl FnMut(usize, u64)) {
+        let buckets = self.shared.layout.buckets();
+        for k in 0..self.first.histogram.chunk_count() {
+            let mut sums = [0; CHUNK];
+            let mut any = false;
+            for stripe in self.stripes() {
+                any |= stripe.histogram.add_lifetime_chunk(k, &mut sums);
+            }
+            if !any {
+                continue;
+            }
+            for (i, &count) in sums.iter().enumerate() {
+                let idx = k * CHUNK + i;
+                if count > 0 && idx < buckets {
+                    f(idx, count);
+                }
+            }
         }
     }
 
@@ -543,8 +586,9 @@ impl Operation {
         }
     }
 
-    /// Restarts the JSON views; lifetime counters keep counting. Must not run while
-    /// [`read_lifetime`](Self::read_lifetime) does.
+    /// Restarts the JSON views; lifetime counters keep counting: the fine histograms
+    /// keep their lifetime counts and store what they hold now as the base that the
+    /// JSON views subtract (allocated by the first reset, per chunk held).
     pub(crate) fn reset(&self) {
         let sums = self.sums();
         self.base_total_ns.store(sums.total_ns, Relaxed);
@@ -563,7 +607,7 @@ impl Operation {
     pub(crate) fn memory_bytes(&self) -> usize {
         std::mem::size_of::<Self>()
             + self.name.len()
-            + self.more.len() * std::mem::size_of::<OnceLock<Box<Stripe>>>()
+            + self.more.len() * std::mem::size_of::<OnceBox<Stripe>>()
             + self.window.heap_bytes()
             + self.exemplars.heap_bytes()
             + self.stripes().map(Stripe::memory_bytes).sum::<usize>()
@@ -682,7 +726,7 @@ impl std::fmt::Debug for OperationHandle {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use std::sync::Arc;
     use std::sync::atomic::Ordering::Relaxed;
@@ -850,5 +894,52 @@ mod tests {
             assert_eq!(buckets.iter().sum::<u64>(), all + 1);
             assert_eq!(lifetime.errors, errors);
         }
+    }
+}
+
+/// Model checks of spreading over stripes (`--cfg loom`; see [`crate::sync`]).
+#[cfg(all(test, loom))]
+mod loom_models {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering::Relaxed;
+    use std::time::Duration;
+
+    use super::{DECIDING, Operation, Outcome, SPREAD, SPREAD_AFTER, Shared};
+    use crate::clock::ManualClock;
+
+    /// Two threads record twice each into an operation one collision short of spreading,
+    /// while a reader adds the stripes up: no record is lost or counted twice, whatever
+    /// stripe it lands on, and the operation takes the collector's budget at most once.
+    #[test]
+    fn stripe_spreading_under_contention() {
+        crate::sync::model(|| {
+            let shared = Shared::for_tests(2, 2, ManualClock::new());
+            let op = Arc::new(Operation::new("x", Arc::clone(&shared)));
+            // The window's checkpoint and the first chunk, before the race.
+            op.record(Duration::from_micros(1), Outcome::Ok);
+            op.spread.store(SPREAD_AFTER - 1, Relaxed);
+            let threads: Vec<_> = (0..2)
+                .map(|_| {
+                    let op = Arc::clone(&op);
+                    loom::thread::spawn(move || {
+                        op.record(Duration::from_micros(1), Outcome::Ok);
+                        op.record(Duration::from_micros(1), Outcome::Error);
+                    })
+                })
+                .collect();
+            let seen = op.totals().count;
+            assert!((1..=5).contains(&seen), "{seen}");
+            for thread in threads {
+                thread.join().expect("recorder");
+            }
+            let totals = op.totals();
+            assert_eq!((totals.count, totals.errors), (5, 2));
+            assert_eq!(totals.total_ns, 5_000);
+            let spread = op.spread.load(Relaxed);
+            assert_ne!(spread, DECIDING);
+            let left = shared.spread_budget.load(Relaxed);
+            assert_eq!(left, if spread == SPREAD { 1 } else { 2 }, "{spread}");
+            assert_eq!(op.snapshot(0).count, 5);
+        });
     }
 }

@@ -11,18 +11,20 @@
 //! and the add returns a different value only if another core wrote in between. An
 //! operation that never collides keeps one stripe and its memory; one that does pays a
 //! stripe (its fine histogram and a few counters, not a second recent window) per core
-//! that records it, allocated once, on the record that first needs it. How many
+//! that records it, allocated once, on the record that first needs it; a stripe's
+//! histogram starts empty and holds only the chunks that its own records reach. How many
 //! operations of a collector may spread is capped
 //! ([`MetricsCollectorBuilder::max_striped_operations`](crate::MetricsCollectorBuilder::max_striped_operations)),
 //! so the memory they add is bounded whatever the load.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 
 use crossbeam_utils::CachePadded;
 
 use crate::histogram::{Counts, Layout};
 use crate::operation::Shared;
+use crate::sync::{AtomicU64, AtomicUsize};
 
 /// The counters a record always writes, on a cache line of their own so that the
 /// header of the operation (read by every recorder) and other stripes never share it.
@@ -57,9 +59,6 @@ pub(crate) struct Stripe {
     /// a boundary (never reset; see [`crate::prometheus::LeTable`]).
     #[cfg(feature = "prometheus")]
     le_straddling: Box<[AtomicU64]>,
-    /// Per `le` bucket, the fine counts that resets moved out of the histogram.
-    #[cfg(feature = "prometheus")]
-    le_reset: Box<[AtomicU64]>,
 }
 
 impl Stripe {
@@ -77,8 +76,6 @@ impl Stripe {
             histogram: Counts::new(layout.buckets()),
             #[cfg(feature = "prometheus")]
             le_straddling: (0..shared.le.len()).map(|_| AtomicU64::new(0)).collect(),
-            #[cfg(feature = "prometheus")]
-            le_reset: (0..shared.le.len()).map(|_| AtomicU64::new(0)).collect(),
         }
     }
 
@@ -119,32 +116,15 @@ impl Stripe {
 
     /// Restarts the JSON views of this stripe; lifetime counters keep counting.
     ///
-    /// Must not run while [`add_le`](Self::add_le) reads this stripe: the counts it
-    /// moves out of the histogram are, for a moment, in neither place.
+    /// The histogram's counts are lifetime counts: a reset only stores them as the base
+    /// that the JSON views subtract, so a scrape may run beside it.
     pub(crate) fn reset(&self, shared: &Shared) {
-        self.take_counts(shared);
+        self.histogram.rebase();
         self.restart_range(shared.layout);
     }
 
-    /// Moves the counts out of the histogram with atomic swaps: a record landing
-    /// meanwhile stays in its counter (and is exported from there).
-    fn take_counts(&self, shared: &Shared) {
-        #[cfg(feature = "prometheus")]
-        {
-            for (run, moved) in shared.le.runs().iter().zip(self.le_reset.iter()) {
-                moved.fetch_add(self.histogram.take(run.clone()), Relaxed);
-            }
-            // The straddling buckets are exported from `le_straddling`.
-            for fine in (0..shared.layout.buckets()).filter(|&f| shared.le.straddles(f)) {
-                self.histogram.take(fine..fine + 1);
-            }
-        }
-        #[cfg(not(feature = "prometheus"))]
-        self.histogram.take(0..shared.layout.buckets());
-    }
-
     /// Empties min, max and last-recorded, then widens min and max over what is still
-    /// counted: a record that landed after [`take_counts`](Self::take_counts) but set
+    /// counted: a record that landed after [`Counts::rebase`] but set
     /// its min and max before they were emptied. Summaries and quantiles read only the
     /// buckets between min and max, so such a record must stay inside them (to its
     /// bucket's lower bound). A record that lands after this scan sets min and max
@@ -168,13 +148,9 @@ impl Stripe {
     #[cfg(feature = "prometheus")]
     pub(crate) fn add_le(&self, shared: &Shared, sums: &mut [u64]) {
         let runs = shared.le.runs();
-        let parts = sums
-            .iter_mut()
-            .zip(runs)
-            .zip(self.le_straddling.iter().zip(self.le_reset.iter()));
-        for ((sum, run), (straddling, moved)) in parts {
-            *sum +=
-                self.histogram.sum(run.clone()) + straddling.load(Relaxed) + moved.load(Relaxed);
+        let parts = sums.iter_mut().zip(runs).zip(self.le_straddling.iter());
+        for ((sum, run), straddling) in parts {
+            *sum += self.histogram.sum(run.clone()) + straddling.load(Relaxed);
         }
     }
 
@@ -187,14 +163,14 @@ impl Stripe {
         if min > max {
             return 0;
         }
-        self.histogram.sum(layout.index(min)..layout.index(max) + 1)
+        self.histogram
+            .sum_since_reset(layout.index(min)..layout.index(max) + 1)
     }
 
     /// Bytes held, heap included.
     pub(crate) fn memory_bytes(&self) -> usize {
         #[cfg(feature = "prometheus")]
-        let le =
-            (self.le_straddling.len() + self.le_reset.len()) * std::mem::size_of::<AtomicU64>();
+        let le = self.le_straddling.len() * std::mem::size_of::<AtomicU64>();
         #[cfg(not(feature = "prometheus"))]
         let le = 0;
         std::mem::size_of::<Self>() + self.histogram.heap_bytes() + le
@@ -213,34 +189,50 @@ pub(crate) fn stripe_count() -> usize {
 /// kept beside the count it was taken for: a record compares, it does not divide.
 #[inline]
 pub(crate) fn thread_stripe(count: usize) -> usize {
+    #[cfg(not(loom))]
     thread_local! {
         /// `(count, index)` of the last call.
         static LAST: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
     }
-    let (last_count, index) = LAST.get();
+    #[cfg(loom)]
+    loom::thread_local! {
+        static LAST: Cell<(usize, usize)> = Cell::new((0, 0));
+    }
+    let (last_count, index) = LAST.with(Cell::get);
     if last_count == count {
         return index;
     }
     let index = thread_number() % count.max(1);
-    LAST.set((count, index));
+    LAST.with(|last| last.set((count, index)));
     index
 }
 
 /// This thread's number, taken in turn on first use.
 #[cold]
 fn thread_number() -> usize {
+    #[cfg(not(loom))]
     static NEXT: AtomicUsize = AtomicUsize::new(0);
+    #[cfg(not(loom))]
     thread_local! {
         static NUMBER: Cell<Option<usize>> = const { Cell::new(None) };
     }
-    NUMBER.get().unwrap_or_else(|| {
+    #[cfg(loom)]
+    loom::lazy_static! {
+        static ref NEXT: AtomicUsize = AtomicUsize::new(0);
+    }
+    #[cfg(loom)]
+    loom::thread_local! {
+        static NUMBER: Cell<Option<usize>> = Cell::new(None);
+    }
+    NUMBER.with(Cell::get).unwrap_or_else(|| {
         let number = NEXT.fetch_add(1, Relaxed);
-        NUMBER.set(Some(number));
+        NUMBER.with(|n| n.set(Some(number)));
         number
     })
 }
 
-/// The fine counts and errors of several stripes, read once and added up.
+/// The fine counts since the last reset and the errors of several stripes, read once
+/// and added up.
 #[derive(Debug)]
 pub(crate) struct Merged {
     pub(crate) counts: Vec<u64>,
@@ -255,15 +247,13 @@ impl Merged {
         };
         for stripe in stripes {
             merged.errors += stripe.hot.errors.load(Relaxed);
-            for (sum, count) in merged.counts.iter_mut().zip(stripe.histogram.read()) {
-                *sum += count;
-            }
+            stripe.histogram.add_since_reset_into(&mut merged.counts);
         }
         merged
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use std::sync::Arc;
 
@@ -293,7 +283,7 @@ mod tests {
         record(&shared, &stripe, 1_000);
         // The record lands after the counts were taken and before min and max are
         // emptied: its own min and max are lost, its count is not.
-        stripe.take_counts(&shared);
+        stripe.histogram.rebase();
         record(&shared, &stripe, 1_000_000_000);
         stripe.restart_range(shared.layout);
         assert_eq!(stripe.count(shared.layout), 1);

@@ -19,11 +19,12 @@
 //! is a few records per period at most at any realistic rate. The lifetime figures are
 //! exact whatever happens here.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::AcqRel, Ordering::Acquire};
+use std::sync::atomic::{Ordering::AcqRel, Ordering::Acquire};
 use std::sync::atomic::{Ordering::Relaxed, Ordering::Release};
 use std::time::Duration;
 
-use crate::histogram::{Layout, quantile_bucket};
+use crate::histogram::{CHUNK, Layout, quantile_bucket};
+use crate::sync::{AtomicU32, AtomicU64, OnceBox, fence};
 
 /// Recent figures read from a window.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
@@ -48,14 +49,12 @@ impl WindowReading {
     }
 }
 
-/// The counts at the start of one period.
+/// When one period started, and the errors counted then.
 #[derive(Debug)]
-struct Checkpoint {
+struct Slot {
     /// `1 + now / slot_ns` of the period; 0 while unused or being written.
     epoch: AtomicU64,
     errors: AtomicU64,
-    /// Coarse counts, modulo 2^32: a window never holds 2^32 records of one bucket.
-    coarse: Box<[AtomicU32]>,
 }
 
 /// Bits of [`Window::latest`] below the epoch (the builder allows 3,600 slots).
@@ -63,13 +62,47 @@ const SLOT_BITS: u32 = 12;
 const MAX_SLOTS: usize = 1 << SLOT_BITS;
 
 /// The recent window of one operation.
+///
+/// The coarse counts of the checkpoints are kept per chunk of the fine histogram
+/// ([`CHUNK`] fine buckets), each chunk holding its coarse buckets for every slot, and
+/// allocated by the first checkpoint that finds the chunk in the histogram: the window
+/// holds only what its histogram has. A chunk the window lacks counted zero at every
+/// checkpoint the window holds.
 #[derive(Debug)]
 pub(crate) struct Window {
-    slots: Box<[Checkpoint]>,
+    slots: Box<[Slot]>,
+    /// Per fine chunk, `slots.len() × per_chunk` coarse counts (slot-major), modulo 2^32:
+    /// a window never holds 2^32 records of one coarse bucket.
+    coarse: Box<[OnceBox<Box<[AtomicU32]>>]>,
+    /// Coarse buckets per fine chunk.
+    per_chunk: usize,
     slot_ns: u64,
     /// The latest period a record reached, shifted left by `SLOT_BITS`: a record of the
     /// same period only compares its time with it.
     latest: AtomicU64,
+}
+
+/// The checkpoint being taken, handed to [`Window::tick`]'s `take`.
+#[derive(Debug)]
+pub(crate) struct Checkpoint<'a> {
+    window: &'a Window,
+    slot: usize,
+}
+
+impl Checkpoint<'_> {
+    /// This checkpoint's coarse counts of fine chunk `k` (zeroed), created if the
+    /// window had none.
+    pub(crate) fn chunk(&self, k: usize) -> Option<&[AtomicU32]> {
+        let w = self.window;
+        let words = w.coarse.get(k)?.get_or_init(|| {
+            Box::new(
+                (0..w.slots.len() * w.per_chunk)
+                    .map(|_| AtomicU32::new(0))
+                    .collect(),
+            )
+        });
+        words.get(self.slot * w.per_chunk..(self.slot + 1) * w.per_chunk)
+    }
 }
 
 impl Window {
@@ -78,14 +111,15 @@ impl Window {
         let slot_ns = (u64::try_from(length.as_nanos()).unwrap_or(u64::MAX) / slots as u64).max(1);
         Self {
             slots: (0..slots)
-                .map(|_| Checkpoint {
+                .map(|_| Slot {
                     epoch: AtomicU64::new(0),
                     errors: AtomicU64::new(0),
-                    coarse: (0..layout.coarse_buckets())
-                        .map(|_| AtomicU32::new(0))
-                        .collect(),
                 })
                 .collect(),
+            coarse: (0..layout.buckets().div_ceil(CHUNK))
+                .map(|_| OnceBox::new())
+                .collect(),
+            per_chunk: CHUNK >> layout.coarse_shift(),
             slot_ns,
             latest: AtomicU64::new(0),
         }
@@ -96,10 +130,11 @@ impl Window {
     }
 
     /// Called by every record ending at `now_ns`, before it counts itself: the first
-    /// record of a period takes its checkpoint with `take`, which stores the coarse counts
-    /// (modulo 2^32) into the slice it is given and returns the error count.
+    /// record of a period takes its checkpoint with `take`, which adds the coarse counts
+    /// (modulo 2^32) of each fine chunk its histograms have into
+    /// [`Checkpoint::chunk`] and returns the error count.
     #[inline]
-    pub(crate) fn tick(&self, now_ns: u64, take: impl FnOnce(&[AtomicU32]) -> u64) {
+    pub(crate) fn tick(&self, now_ns: u64, take: impl FnOnce(&Checkpoint<'_>) -> u64) {
         let latest = self.latest.load(Relaxed);
         let epoch = latest >> SLOT_BITS;
         // Epoch `e` covers `[(e - 1) * slot_ns, e * slot_ns)`.
@@ -110,7 +145,7 @@ impl Window {
     }
 
     #[cold]
-    fn begin_period(&self, now_ns: u64, latest: u64, take: impl FnOnce(&[AtomicU32]) -> u64) {
+    fn begin_period(&self, now_ns: u64, latest: u64, take: impl FnOnce(&Checkpoint<'_>) -> u64) {
         let epoch = self.epoch(now_ns);
         // An earlier period (a clock that went backwards, a late thread) changes nothing;
         // of the records that reach a new one, one takes the checkpoint.
@@ -125,11 +160,27 @@ impl Window {
         {
             return;
         }
-        let Some(slot) = self.slots.get((epoch % self.slots.len() as u64) as usize) else {
+        let index = (epoch % self.slots.len() as u64) as usize;
+        let Some(slot) = self.slots.get(index) else {
             return;
         };
         slot.epoch.store(0, Relaxed);
-        slot.errors.store(take(&slot.coarse), Relaxed);
+        // A seqlock's write: a reader that reads any count stored below sees the epoch
+        // at 0 (or later) when it checks again after its acquire fence, and one that
+        // sees the new epoch (release, acquire) sees every count stored below.
+        fence(Release);
+        for words in self.coarse.iter().filter_map(OnceBox::get) {
+            let words = words.get(index * self.per_chunk..(index + 1) * self.per_chunk);
+            words
+                .into_iter()
+                .flatten()
+                .for_each(|c| c.store(0, Relaxed));
+        }
+        let checkpoint = Checkpoint {
+            window: self,
+            slot: index,
+        };
+        slot.errors.store(take(&checkpoint), Relaxed);
         slot.epoch.store(epoch, Release);
     }
 
@@ -148,7 +199,7 @@ impl Window {
         let oldest = self.oldest(now_epoch);
         // The earliest checkpoint inside the window stands for the window's start.
         let mut start: Option<(u64, u64, Vec<u32>)> = None;
-        for slot in self.slots.iter() {
+        for (index, slot) in self.slots.iter().enumerate() {
             let epoch = slot.epoch.load(Acquire);
             if epoch == 0
                 || epoch < oldest
@@ -157,10 +208,21 @@ impl Window {
             {
                 continue;
             }
-            let coarse: Vec<u32> = slot.coarse.iter().map(|c| c.load(Relaxed)).collect();
+            let mut coarse = vec![0u32; self.coarse.len() * self.per_chunk];
+            for (k, words) in self.coarse.iter().enumerate() {
+                let Some(words) = words.get() else { continue };
+                let mine = words.get(index * self.per_chunk..(index + 1) * self.per_chunk);
+                let out = coarse.get_mut(k * self.per_chunk..(k + 1) * self.per_chunk);
+                if let (Some(mine), Some(out)) = (mine, out) {
+                    out.iter_mut()
+                        .zip(mine)
+                        .for_each(|(o, c)| *o = c.load(Relaxed));
+                }
+            }
             let errors = slot.errors.load(Relaxed);
             // A checkpoint rewritten while we read it no longer belongs here.
-            if slot.epoch.load(Acquire) == epoch {
+            fence(Acquire);
+            if slot.epoch.load(Relaxed) == epoch {
                 start = Some((epoch, errors, coarse));
             }
         }
@@ -210,14 +272,20 @@ impl Window {
 
     /// Heap bytes held.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.slots
+        let word = std::mem::size_of::<AtomicU32>();
+        let chunks: usize = self
+            .coarse
             .iter()
-            .map(|s| std::mem::size_of::<Checkpoint>() + s.coarse.len() * 4)
-            .sum()
+            .filter_map(OnceBox::get)
+            .map(|words| std::mem::size_of::<Box<[AtomicU32]>>() + words.len() * word)
+            .sum();
+        self.slots.len() * std::mem::size_of::<Slot>()
+            + self.coarse.len() * std::mem::size_of::<OnceBox<Box<[AtomicU32]>>>()
+            + chunks
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use crate::histogram::{Counts, DEFAULT_PRECISION};
@@ -242,9 +310,14 @@ mod tests {
         }
 
         fn record(&self, now: u64, ns: u64, failed: bool) {
-            self.window.tick(now, |coarse| {
-                coarse.iter().for_each(|c| c.store(0, Relaxed));
-                self.histogram.add_coarse_into(LAYOUT, coarse);
+            self.window.tick(now, |checkpoint| {
+                for k in 0..self.histogram.chunk_count() {
+                    if self.histogram.has_chunk(k)
+                        && let Some(coarse) = checkpoint.chunk(k)
+                    {
+                        self.histogram.add_coarse_chunk(LAYOUT, k, coarse);
+                    }
+                }
                 self.errors.load(Relaxed)
             });
             self.histogram.increment(LAYOUT.index(ns));
@@ -331,11 +404,68 @@ mod tests {
     fn clearing_forgets_the_checkpoints() {
         let o = Owner::new();
         o.record(SEC, 3_000, true);
-        o.histogram.clear();
+        o.histogram.rebase();
         o.window.clear();
         assert_eq!(o.read(2 * SEC).count, 0);
         o.record(3 * SEC, 3_000, false);
         let r = o.read(4 * SEC);
         assert_eq!((r.count, r.errors), (1, 0));
+    }
+}
+
+/// Model checks of the checkpoint (`--cfg loom`; see [`crate::sync`]).
+#[cfg(all(test, loom))]
+mod loom_models {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::{Layout, Window};
+    use crate::histogram::{Counts, MAX_PRECISION};
+
+    /// One coarse bucket per chunk: the smallest checkpoint to explore.
+    const LAYOUT: Layout = Layout::new(MAX_PRECISION);
+    const SEC: u64 = 1_000_000_000;
+
+    /// A record as an operation makes it: the checkpoint if it is the first of its
+    /// period, then the count.
+    fn record(window: &Window, counts: &Counts, now: u64, ns: u64) {
+        window.tick(now, |checkpoint| {
+            for k in 0..counts.chunk_count() {
+                if counts.has_chunk(k)
+                    && let Some(coarse) = checkpoint.chunk(k)
+                {
+                    counts.add_coarse_chunk(LAYOUT, k, coarse);
+                }
+            }
+            0
+        });
+        counts.increment(LAYOUT.index(ns));
+    }
+
+    /// A reader of one period reads its checkpoint while the first record of the next
+    /// period rewrites that slot (a one-slot window): it uses the checkpoint whole, or
+    /// skips it, never half rewritten; the record is counted once.
+    #[test]
+    fn the_window_checkpoint_against_concurrent_records() {
+        crate::sync::model(|| {
+            let window = Arc::new(Window::new(LAYOUT, Duration::from_secs(1), 1));
+            let counts = Arc::new(Counts::new(LAYOUT.buckets()));
+            // Two records before the first checkpoint, which then holds 2.
+            counts.increment(LAYOUT.index(3_000));
+            counts.increment(LAYOUT.index(3_000));
+            record(&window, &counts, SEC / 2, 3_000);
+            let fine = counts.read();
+            let next = {
+                let (window, counts) = (Arc::clone(&window), Arc::clone(&counts));
+                loom::thread::spawn(move || record(&window, &counts, SEC + SEC / 2, 3_000))
+            };
+            let reading = window.reading(LAYOUT, SEC / 2 + 1, SEC, &fine, 0);
+            // Since the checkpoint of 2, one record; or no checkpoint at all.
+            assert!(reading.count <= 1, "{}", reading.count);
+            next.join().expect("next period");
+            assert_eq!(counts.sum(0..LAYOUT.buckets()), 4);
+            let reading = window.reading(LAYOUT, SEC + SEC / 2 + 1, 2 * SEC, &counts.read(), 0);
+            assert_eq!(reading.count, 1);
+        });
     }
 }
