@@ -263,7 +263,10 @@ mod loom_models {
                 writer.join().expect("a writer");
             }
             let last = slot.load().expect("an exemplar");
-            assert!([2, 3].contains(&last.trace.span_id()), "a later one replaced it");
+            assert!(
+                [2, 3].contains(&last.trace.span_id()),
+                "a later one replaced it"
+            );
         });
     }
 }

@@ -327,11 +327,18 @@ impl Operation {
     pub(crate) fn record_traced(&self, ns: u64, outcome: Outcome, trace: &TraceContext) {
         self.record_ns(ns, outcome);
         if trace.is_sampled() {
-            let ns = ns.min(MAX_RECORDED_NS);
-            let (len, idx) = exemplar_bucket(&self.shared, ns);
-            self.exemplars
-                .store(len, idx, trace, ns, self.shared.clock.now_ns());
+            self.keep_exemplar(ns, trace);
         }
+    }
+
+    /// Stores `trace` as the exemplar of the bucket of `ns`: out of line, so that a
+    /// record with an unsampled trace stays as small as one without.
+    #[inline(never)]
+    fn keep_exemplar(&self, ns: u64, trace: &TraceContext) {
+        let ns = ns.min(MAX_RECORDED_NS);
+        let (len, idx) = exemplar_bucket(&self.shared, ns);
+        self.exemplars
+            .store(len, idx, trace, ns, self.shared.clock.now_ns());
     }
 
     /// The exemplars of the exported buckets, in bucket order (empty when none was ever

@@ -194,14 +194,12 @@ fn sample(out: &mut String, prefix: &str, name: &str, value: &str) {
 /// ` # {trace_id="…",span_id="…"} <seconds> <timestamp>`: 63 characters of labels,
 /// under the 128 that Prometheus keeps.
 fn write_exemplar(out: &mut String, exemplar: &Exemplar, at: std::time::SystemTime) {
-    use std::fmt::Write as _;
     let trace = &exemplar.trace;
-    let _ = write!(
-        out,
-        " # {{trace_id=\"{:032x}\",span_id=\"{:016x}\"}} ",
-        trace.trace_id(),
-        trace.span_id()
-    );
+    out.push_str(" # {trace_id=\"");
+    push_hex(out, trace.trace_id(), 32);
+    out.push_str("\",span_id=\"");
+    push_hex(out, u128::from(trace.span_id()), 16);
+    out.push_str("\"} ");
     out.push_str(dtoa::Buffer::new().format(exemplar.value_ns as f64 / 1e9));
     let since_epoch = at
         .duration_since(std::time::UNIX_EPOCH)
@@ -210,6 +208,20 @@ fn write_exemplar(out: &mut String, exemplar: &Exemplar, at: std::time::SystemTi
     out.push(' ');
     // Milliseconds are plenty, and keep the float exact in its decimals.
     out.push_str(dtoa::Buffer::new().format((since_epoch * 1e3).round() / 1e3));
+}
+
+/// The low `digits` hex digits of `value`, lowercase and zero-padded, without the
+/// formatting machinery (a scrape may write thousands).
+fn push_hex(out: &mut String, value: u128, digits: usize) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut buffer = [0u8; 32];
+    let digits = digits.min(32);
+    for (i, byte) in buffer[..digits].iter_mut().enumerate() {
+        let shift = 4 * (digits - 1 - i);
+        *byte = HEX[(value >> shift) as usize & 0xf];
+    }
+    // Hex digits are ASCII.
+    out.push_str(std::str::from_utf8(&buffer[..digits]).unwrap_or_default());
 }
 
 /// A label value escaped as both formats want it: `\\`, `\"` and `\n`.
@@ -231,7 +243,15 @@ fn escape(value: &str) -> std::borrow::Cow<'_, str> {
 
 #[cfg(test)]
 mod tests {
-    use super::escape;
+    use super::{escape, push_hex};
+
+    #[test]
+    fn hex_is_lowercase_and_padded() {
+        let mut out = String::new();
+        push_hex(&mut out, 0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736, 32);
+        push_hex(&mut out, 0xab, 16);
+        assert_eq!(out, "4bf92f3577b34da6a3ce929d0e0e473600000000000000ab");
+    }
 
     #[test]
     fn label_values_are_escaped_only_where_needed() {
