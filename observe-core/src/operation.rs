@@ -415,6 +415,34 @@ impl Operation {
         }
     }
 
+    /// Visits, in increasing fine-bucket index, every non-zero fine bucket with its
+    /// lifetime count (monotonic across resets). Must not run during a
+    /// [`reset`](Self::reset): call it under the collector's `exporting` read lock, as
+    /// [`read_lifetime`](Self::read_lifetime).
+    ///
+    /// Stand-in on the flat histogram: it adds up each stripe's counts and the fine
+    /// counts its resets moved out.
+    #[cfg(feature = "prometheus")]
+    pub(crate) fn for_each_lifetime_bucket(&self, mut f: impl FnMut(usize, u64)) {
+        let buckets = self.shared.layout.buckets();
+        let mut pairs = Vec::new();
+        let mut stripes = 0;
+        for stripe in self.stripes() {
+            stripe.add_fine_lifetime(buckets, &mut pairs);
+            stripes += 1;
+        }
+        if stripes > 1 {
+            pairs.sort_unstable_by_key(|&(idx, _)| idx);
+        }
+        let mut pairs = pairs.into_iter().peekable();
+        while let Some((idx, mut count)) = pairs.next() {
+            while let Some((_, more)) = pairs.next_if(|&(next, _)| next == idx) {
+                count += more;
+            }
+            f(idx, count);
+        }
+    }
+
     /// Count, errors, total and longest duration since the last reset, without
     /// quantiles or windows.
     pub(crate) fn totals(&self) -> Totals {
@@ -568,6 +596,28 @@ mod tests {
                 });
             }
         });
+    }
+
+    #[test]
+    #[cfg(feature = "prometheus")]
+    fn lifetime_buckets_count_across_resets_in_increasing_order() {
+        let shared = shared(2);
+        let op = Operation::new("op", Arc::clone(&shared));
+        for ms in [1, 1, 30, 200] {
+            op.record(Duration::from_millis(ms), Outcome::Ok);
+        }
+        op.reset();
+        op.record(Duration::from_millis(1), Outcome::Ok);
+        op.record(Duration::from_micros(700), Outcome::Ok);
+        let mut seen = Vec::new();
+        op.for_each_lifetime_bucket(|idx, count| seen.push((idx, count)));
+        assert!(seen.windows(2).all(|w| w[0].0 < w[1].0), "{seen:?}");
+        let one_ms = shared.layout.index(1_000_000);
+        assert!(seen.contains(&(one_ms, 3)), "{seen:?}");
+        let total: u64 = seen.iter().map(|&(_, c)| c).sum();
+        let mut buckets = Vec::new();
+        assert_eq!(total, op.read_lifetime(&mut buckets).count);
+        assert_eq!(total, 6);
     }
 
     #[test]

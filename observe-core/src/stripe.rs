@@ -17,6 +17,8 @@
 //! so the memory they add is bounded whatever the load.
 
 use std::cell::Cell;
+#[cfg(feature = "prometheus")]
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 use crossbeam_utils::CachePadded;
@@ -60,6 +62,10 @@ pub(crate) struct Stripe {
     /// Per `le` bucket, the fine counts that resets moved out of the histogram.
     #[cfg(feature = "prometheus")]
     le_reset: Box<[AtomicU64]>,
+    /// Per fine bucket, the counts that resets moved out of the histogram: allocated by
+    /// the first reset (stand-in until the chunked histogram keeps lifetime counts).
+    #[cfg(feature = "prometheus")]
+    fine_reset: OnceLock<Box<[AtomicU64]>>,
 }
 
 impl Stripe {
@@ -79,6 +85,8 @@ impl Stripe {
             le_straddling: (0..shared.le.len()).map(|_| AtomicU64::new(0)).collect(),
             #[cfg(feature = "prometheus")]
             le_reset: (0..shared.le.len()).map(|_| AtomicU64::new(0)).collect(),
+            #[cfg(feature = "prometheus")]
+            fine_reset: OnceLock::new(),
         }
     }
 
@@ -131,12 +139,28 @@ impl Stripe {
     fn take_counts(&self, shared: &Shared) {
         #[cfg(feature = "prometheus")]
         {
+            let fine_reset = self.fine_reset.get_or_init(|| {
+                (0..shared.layout.buckets())
+                    .map(|_| AtomicU64::new(0))
+                    .collect()
+            });
             for (run, moved) in shared.le.runs().iter().zip(self.le_reset.iter()) {
-                moved.fetch_add(self.histogram.take(run.clone()), Relaxed);
+                let mut taken = 0;
+                for fine in run.clone() {
+                    let count = self.histogram.take(fine..fine + 1);
+                    if count > 0 {
+                        fine_reset[fine].fetch_add(count, Relaxed);
+                    }
+                    taken += count;
+                }
+                moved.fetch_add(taken, Relaxed);
             }
             // The straddling buckets are exported from `le_straddling`.
             for fine in (0..shared.layout.buckets()).filter(|&f| shared.le.straddles(f)) {
-                self.histogram.take(fine..fine + 1);
+                let count = self.histogram.take(fine..fine + 1);
+                if count > 0 {
+                    fine_reset[fine].fetch_add(count, Relaxed);
+                }
             }
         }
         #[cfg(not(feature = "prometheus"))]
@@ -178,6 +202,36 @@ impl Stripe {
         }
     }
 
+    /// Appends `(fine bucket, lifetime count)` for each non-zero fine bucket of this
+    /// stripe, in increasing order: what the histogram holds and what resets moved out
+    /// of it. Blocks of 64 buckets are summed first and skipped when empty, so an
+    /// operation that keeps to a few buckets costs a few vectorised sums.
+    #[cfg(feature = "prometheus")]
+    pub(crate) fn add_fine_lifetime(&self, buckets: usize, out: &mut Vec<(usize, u64)>) {
+        const BLOCK: usize = 64;
+        let moved = self.fine_reset.get();
+        let moved_at = |idx: usize| {
+            moved
+                .and_then(|m| m.get(idx))
+                .map_or(0, |c| c.load(Relaxed))
+        };
+        for start in (0..buckets).step_by(BLOCK) {
+            let end = (start + BLOCK).min(buckets);
+            let any_moved = moved
+                .and_then(|m| m.get(start..end))
+                .is_some_and(|m| m.iter().any(|c| c.load(Relaxed) != 0));
+            if !any_moved && self.histogram.sum(start..end) == 0 {
+                continue;
+            }
+            for idx in start..end {
+                let count = self.histogram.sum(idx..idx + 1) + moved_at(idx);
+                if count > 0 {
+                    out.push((idx, count));
+                }
+            }
+        }
+    }
+
     /// The records counted in the histogram, summing only the buckets between the
     /// shortest and longest durations seen: a summary stays cheap for operations that
     /// keep to a few powers of two.
@@ -193,8 +247,10 @@ impl Stripe {
     /// Bytes held, heap included.
     pub(crate) fn memory_bytes(&self) -> usize {
         #[cfg(feature = "prometheus")]
-        let le =
-            (self.le_straddling.len() + self.le_reset.len()) * std::mem::size_of::<AtomicU64>();
+        let le = (self.le_straddling.len()
+            + self.le_reset.len()
+            + self.fine_reset.get().map_or(0, |f| f.len()))
+            * std::mem::size_of::<AtomicU64>();
         #[cfg(not(feature = "prometheus"))]
         let le = 0;
         std::mem::size_of::<Self>() + self.histogram.heap_bytes() + le
