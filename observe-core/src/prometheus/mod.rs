@@ -90,8 +90,12 @@ mod buckets;
 mod format;
 #[cfg(feature = "health")]
 pub(crate) mod health;
+mod native;
 mod operations;
 mod process;
+#[cfg(feature = "protobuf")]
+#[cfg_attr(docsrs, doc(cfg(feature = "protobuf")))]
+pub mod protobuf;
 mod readings;
 mod writer;
 
@@ -99,8 +103,15 @@ pub use buckets::{DEFAULT_BUCKETS, validate_buckets};
 pub(crate) use buckets::{LeTable, validate_seconds};
 pub use format::ExpositionFormat;
 pub(crate) use format::openmetrics_to_prometheus;
+pub(crate) use native::NativeMapper;
+pub use native::{
+    DEFAULT_MAX_BUCKETS, DEFAULT_SCHEMA, DEFAULT_ZERO_THRESHOLD, MAX_SCHEMA, MIN_SCHEMA,
+    NativeHistograms,
+};
 pub(crate) use operations::OperationsCollector;
 pub(crate) use process::ProcessCollector;
+#[cfg(feature = "protobuf")]
+pub(crate) use protobuf::ProtobufWriter;
 pub(crate) use readings::Readings;
 pub(crate) use writer::{HandWritten, OperationsWriter};
 

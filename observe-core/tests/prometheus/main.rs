@@ -1,6 +1,8 @@
 //! The exposition, checked by the real `promtool` and parsed back by a parser crate.
 
 mod promtool;
+#[cfg(feature = "protobuf")]
+mod protobuf;
 
 use std::time::Duration;
 
@@ -13,7 +15,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 
-const HOSTILE: &[&str] = &[
+pub(crate) const HOSTILE: &[&str] = &[
     "create_expense",
     "",
     "say \"hi\"",
