@@ -16,8 +16,8 @@ use observe_core::health::{
     CheckOptions, ErrorRateCheck, HealthRegistry, LatencyCheck, RedisCheck, ReportOptions,
     RuntimeCheck, SystemCheck,
 };
-use observe_core::prometheus::ExpositionFormat;
 use observe_tower::monitoring::DetailsPolicy;
+use observe_tower::monitoring::Exposition;
 use observe_tower::{HttpMetricsLayer, MonitoringService, Readiness};
 
 use crate::api::{self, ApiError, AppState};
@@ -78,13 +78,17 @@ pub struct App {
 ///
 /// When a setting is invalid, the database cannot be reached or a migration fails.
 pub async fn build(config: &Config) -> Result<App, StartError> {
-    let collector = MetricsCollector::builder()
-        .namespace(config.namespace.clone())
-        .build()
-        .map_err(|e| StartError::Setting {
-            setting: "OBSERVE_NAMESPACE",
-            reason: e.to_string(),
-        })?;
+    let mut builder = MetricsCollector::builder().namespace(config.namespace.clone());
+    if let Some(schema) = config.native_histograms {
+        builder = builder.native_histograms(schema);
+    }
+    let collector = builder.build().map_err(|e| StartError::Setting {
+        setting: match e {
+            observe_core::BuildError::NativeSchema { .. } => "OBSERVE_NATIVE_HISTOGRAMS",
+            _ => "OBSERVE_NAMESPACE",
+        },
+        reason: e.to_string(),
+    })?;
 
     let db = Db::connect(&config.database_url, config.db_max_connections)
         .await
@@ -193,16 +197,16 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
     })
 }
 
-/// `GET /metrics`: the Prometheus exposition, OpenMetrics when `Accept` asks for it.
+/// `GET /metrics`: the Prometheus exposition in the format `Accept` asks for:
+/// Prometheus text, OpenMetrics, or protobuf (with native histograms when
+/// `--native-histograms` is set).
 async fn prometheus(State(collector): State<MetricsCollector>, headers: HeaderMap) -> Response {
-    let format = headers
-        .get(ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .map_or(ExpositionFormat::Prometheus, ExpositionFormat::from_accept);
-    match collector.encode_prometheus(format) {
-        Ok(text) => {
+    let accept = headers.get(ACCEPT).and_then(|v| v.to_str().ok());
+    let format = Exposition::negotiate(accept);
+    match format.encode(&collector) {
+        Ok(body) => {
             let content_type = HeaderValue::from_static(format.content_type());
-            ([(CONTENT_TYPE, content_type)], text).into_response()
+            ([(CONTENT_TYPE, content_type)], body).into_response()
         }
         Err(_) => ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
