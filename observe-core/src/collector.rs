@@ -691,12 +691,18 @@ impl PrometheusOptions {
     fn take_registry(&mut self, collector: WeakCollector) -> prometheus_client::registry::Registry {
         let mut registry = self.registry.take().unwrap_or_default();
         registry.register_collector(Box::new(crate::prometheus::OperationsCollector::new(
-            collector,
+            collector.clone(),
             &self.namespace,
         )));
         if self.process {
             registry.register_collector(Box::new(crate::prometheus::ProcessCollector));
         }
+        // The health gauges of the registries built on this collector (none until one is).
+        #[cfg(feature = "health")]
+        registry.register_collector(Box::new(crate::prometheus::HealthCollector::new(
+            collector,
+            &self.namespace,
+        )));
         registry
     }
 }

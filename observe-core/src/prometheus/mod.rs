@@ -89,7 +89,7 @@
 mod buckets;
 mod format;
 #[cfg(feature = "health")]
-pub(crate) mod health;
+mod health;
 mod native;
 mod operations;
 mod process;
@@ -103,6 +103,8 @@ pub use buckets::{DEFAULT_BUCKETS, validate_buckets};
 pub(crate) use buckets::{LeTable, validate_seconds};
 pub use format::ExpositionFormat;
 pub(crate) use format::openmetrics_to_prometheus;
+#[cfg(feature = "health")]
+pub(crate) use health::HealthCollector;
 pub(crate) use native::NativeMapper;
 pub use native::{
     DEFAULT_MAX_BUCKETS, DEFAULT_SCHEMA, DEFAULT_ZERO_THRESHOLD, MAX_SCHEMA, MIN_SCHEMA,
