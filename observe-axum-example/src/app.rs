@@ -206,6 +206,8 @@ async fn prometheus(State(collector): State<MetricsCollector>, headers: HeaderMa
     match format.encode(&collector) {
         Ok(body) => {
             let content_type = HeaderValue::from_static(format.content_type());
+            // The buffer goes back to the collector once the body is sent.
+            let body = axum::body::Body::from(axum::body::Bytes::from_owner(body));
             ([(CONTENT_TYPE, content_type)], body).into_response()
         }
         Err(_) => ApiError::new(

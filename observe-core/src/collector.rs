@@ -69,6 +69,9 @@ struct Inner {
     /// Maps the fine histograms to native ones, when native export is on.
     #[cfg(feature = "prometheus")]
     native: Option<crate::prometheus::NativeMapper>,
+    /// Exposition buffers that dropped responses gave back.
+    #[cfg(feature = "prometheus")]
+    buffers: Arc<crate::prometheus::Pool>,
     /// Held (shared) while exporters read lifetime counts and (exclusive) while a reset
     /// moves counts between the histograms and the exported baselines, so that a scrape
     /// never sees a count in both places or in neither. Recorders never take it.
@@ -142,6 +145,8 @@ impl MetricsCollector {
                     protobuf,
                     #[cfg(feature = "prometheus")]
                     native,
+                    #[cfg(feature = "prometheus")]
+                    buffers: Arc::default(),
                     map: Map::with_hasher(foldhash::fast::RandomState::default()),
                     #[cfg(feature = "prometheus")]
                     exporting: std::sync::RwLock::new(()),
@@ -397,17 +402,61 @@ impl MetricsCollector {
         &self,
         format: crate::prometheus::ExpositionFormat,
     ) -> Result<String, std::fmt::Error> {
+        let encoded = self.encode_exposition(format)?;
+        String::from_utf8(encoded.into_vec()).map_err(|_| std::fmt::Error)
+    }
+
+    /// [`encode_prometheus`](Self::encode_prometheus) into a buffer of the collector's:
+    /// dropped, the [`Encoded`](crate::prometheus::Encoded) exposition gives it back for
+    /// the next scrape, so that a scrape writes into memory already mapped instead of
+    /// paying page faults on a fresh one (see `docs/performance.md`). What
+    /// `observe-tower`'s `MonitoringService` serves.
+    ///
+    /// ```
+    /// use observe_core::MetricsCollector;
+    /// use observe_core::prometheus::ExpositionFormat;
+    ///
+    /// let collector = MetricsCollector::builder().process_metrics(false).build()?;
+    /// collector.record_operation("checkout", std::time::Duration::from_millis(4), false);
+    /// let text = collector.encode_exposition(ExpositionFormat::Prometheus)?;
+    /// assert!(text.starts_with(b"# HELP observe_operations_total"));
+    /// assert_eq!(&text[..], collector.encode_prometheus(ExpositionFormat::Prometheus)?.as_bytes());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// Only if a collector registered by the user fails to encode.
+    #[cfg(feature = "prometheus")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
+    pub fn encode_exposition(
+        &self,
+        format: crate::prometheus::ExpositionFormat,
+    ) -> Result<crate::prometheus::Encoded, std::fmt::Error> {
+        let mut encoded = self.inner.buffers.take();
+        encoded.with_string(|text| self.write_text(format, text))?;
+        Ok(encoded)
+    }
+
+    /// Writes the text exposition into `text` (empty).
+    #[cfg(feature = "prometheus")]
+    fn write_text(
+        &self,
+        format: crate::prometheus::ExpositionFormat,
+        text: &mut String,
+    ) -> Result<(), std::fmt::Error> {
         use crate::prometheus::{ExpositionFormat, HandWritten, Readings};
 
         let Some(writer) = &self.inner.writer else {
-            let mut text = String::new();
+            let mut rest = String::new();
             self.with_prometheus_registry(|registry| {
-                prometheus_client::encoding::text::encode(&mut text, registry)
+                prometheus_client::encoding::text::encode(&mut rest, registry)
             })?;
-            return Ok(match format {
-                ExpositionFormat::OpenMetrics => text,
-                _ => crate::prometheus::openmetrics_to_prometheus(&text),
-            });
+            match format {
+                ExpositionFormat::OpenMetrics => text.push_str(&rest),
+                _ => text.push_str(&crate::prometheus::openmetrics_to_prometheus(&rest)),
+            }
+            return Ok(());
         };
         // The operation families by hand, then the rest of the registry (process, health
         // and the user's metrics) through `prometheus-client`.
@@ -419,13 +468,13 @@ impl MetricsCollector {
                 prometheus_client::encoding::text::encode(&mut rest, registry)
             })?;
         }
-        let mut text = String::with_capacity(rest.len() + readings.len() * 2048);
-        writer.write(&readings, format, &mut text);
+        text.reserve(rest.len() + readings.len() * 2048);
+        writer.write(&readings, format, text);
         match format {
             ExpositionFormat::OpenMetrics => text.push_str(&rest),
             _ => text.push_str(&crate::prometheus::openmetrics_to_prometheus(&rest)),
         }
-        Ok(text)
+        Ok(())
     }
 
     /// Encodes every metric of the registry in the Prometheus protobuf format: one
@@ -473,12 +522,18 @@ impl MetricsCollector {
     #[cfg_attr(docsrs, doc(cfg(feature = "protobuf")))]
     pub fn encode_protobuf(
         &self,
-    ) -> Result<Vec<u8>, prometheus_client::encoding::prometheus_protobuf::EncodeError> {
+    ) -> Result<
+        crate::prometheus::Encoded,
+        prometheus_client::encoding::prometheus_protobuf::EncodeError,
+    > {
         use crate::prometheus::{HandWritten, Readings};
         use prometheus_client::encoding::prometheus_protobuf::encode_to_vec;
 
+        let mut encoded = self.inner.buffers.take();
         let Some(writer) = &self.inner.protobuf else {
-            return self.with_prometheus_registry(|registry| encode_to_vec(registry));
+            let body = self.with_prometheus_registry(|registry| encode_to_vec(registry))?;
+            encoded.vec_mut().extend_from_slice(&body);
+            return Ok(encoded);
         };
         let native = self.inner.native.as_ref();
         let readings = Readings::take_with(self, native);
@@ -486,11 +541,12 @@ impl MetricsCollector {
             let _hand_written = HandWritten::mark(self);
             self.with_prometheus_registry(|registry| encode_to_vec(registry))?
         };
-        let mut out = Vec::with_capacity(rest.len() + readings.len() * 1024);
+        let out = encoded.vec_mut();
+        out.reserve(rest.len() + readings.len() * 1024);
         let zero_threshold = native.map_or(0.0, |n| n.config().threshold());
-        writer.write(&readings, zero_threshold, &mut out);
+        writer.write(&readings, zero_threshold, out);
         out.extend_from_slice(&rest);
-        Ok(out)
+        Ok(encoded)
     }
 
     /// The native histogram settings of this collector, if native export is on: what

@@ -87,6 +87,7 @@
 //! ```
 
 mod buckets;
+mod buffer;
 mod format;
 #[cfg(feature = "health")]
 mod health;
@@ -101,6 +102,8 @@ mod writer;
 
 pub use buckets::{DEFAULT_BUCKETS, validate_buckets};
 pub(crate) use buckets::{LeTable, validate_seconds};
+pub use buffer::Encoded;
+pub(crate) use buffer::Pool;
 pub use format::ExpositionFormat;
 pub(crate) use format::openmetrics_to_prometheus;
 #[cfg(feature = "health")]

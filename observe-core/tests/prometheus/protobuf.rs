@@ -188,8 +188,8 @@ fn native_export_changes_no_byte_of_either_text_format() {
         }
         // The protobuf exposition does differ.
         assert_ne!(
-            classic.encode_protobuf().expect("encodes"),
-            native.encode_protobuf().expect("encodes")
+            classic.encode_protobuf().expect("encodes").into_vec(),
+            native.encode_protobuf().expect("encodes").into_vec()
         );
     }
 }

@@ -1,8 +1,12 @@
 //! Content negotiation of the exposition: Prometheus text, OpenMetrics text or the
 //! Prometheus protobuf format, by the `Accept` header and its q-values.
 
+use bytes::Bytes;
+use http::{Response, StatusCode};
 use observe_core::MetricsCollector;
-use observe_core::prometheus::ExpositionFormat;
+use observe_core::prometheus::{Encoded, ExpositionFormat};
+
+use super::response::{self, MonitoringBody};
 
 /// An exposition format a scraper may ask for.
 ///
@@ -118,16 +122,18 @@ impl Exposition {
         }
     }
 
-    /// Every metric of `collector`'s registry in this format: the body of a response.
+    /// Every metric of `collector`'s registry in this format: the body of a response,
+    /// in a buffer that goes back to the collector for the next scrape when dropped
+    /// (serve it with `Bytes::from_owner`, as [`MonitoringService`](super::MonitoringService)
+    /// does).
     ///
     /// # Errors
     ///
     /// [`EncodeError`] if a collector registered by the user fails to encode.
-    pub fn encode(self, collector: &MetricsCollector) -> Result<Vec<u8>, EncodeError> {
+    pub fn encode(self, collector: &MetricsCollector) -> Result<Encoded, EncodeError> {
         let text = |format| {
             collector
-                .encode_prometheus(format)
-                .map(String::into_bytes)
+                .encode_exposition(format)
                 .map_err(|_| EncodeError(()))
         };
         match self {
@@ -136,6 +142,30 @@ impl Exposition {
             #[cfg(feature = "protobuf")]
             Self::Protobuf => collector.encode_protobuf().map_err(|_| EncodeError(())),
         }
+    }
+}
+
+/// The answer to `GET /prometheus` with `accept`.
+pub(crate) fn respond(
+    collector: &MetricsCollector,
+    accept: Option<&str>,
+) -> Response<MonitoringBody> {
+    let format = Exposition::negotiate(accept);
+    match format.encode(collector) {
+        Ok(body) => {
+            let length = body.len();
+            let mut reply = response::bytes(StatusCode::OK, format.content_type(), Vec::new());
+            // No copy: the body owns the buffer and gives it back once sent.
+            *reply.body_mut() = MonitoringBody::new(Bytes::from_owner(body));
+            reply
+                .headers_mut()
+                .insert(http::header::CONTENT_LENGTH, length.into());
+            reply
+        }
+        Err(_) => response::error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "a metric failed to encode",
+        ),
     }
 }
 

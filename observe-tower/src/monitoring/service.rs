@@ -260,14 +260,7 @@ fn reset<B>(shared: &Shared, req: &Request<B>) -> Response<MonitoringBody> {
 
 fn prometheus<B>(collector: &MetricsCollector, req: &Request<B>) -> Response<MonitoringBody> {
     let accept = req.headers().get(ACCEPT).and_then(|v| v.to_str().ok());
-    let format = super::Exposition::negotiate(accept);
-    match format.encode(collector) {
-        Ok(body) => response::bytes(StatusCode::OK, format.content_type(), body),
-        Err(_) => response::error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "a metric failed to encode",
-        ),
-    }
+    super::negotiate::respond(collector, accept)
 }
 
 /// Builder for [`MonitoringService`].
