@@ -27,6 +27,12 @@
 //! | `observe_build_info` | gauge (1) | `version` |
 //! | `process_cpu_seconds_total`, `process_resident_memory_bytes`, `process_virtual_memory_bytes`, `process_start_time_seconds`, `process_threads`, `process_open_fds`, `process_max_fds` | standard process figures, where the platform has them | |
 //!
+//! With the `protobuf` feature, [`encode_protobuf`](crate::MetricsCollector::encode_protobuf)
+//! writes the same families as Prometheus protobuf, and with
+//! [`native_histograms`](crate::MetricsCollectorBuilder::native_histograms) the duration
+//! histogram also carries native buckets (see [`NativeHistograms`]); the text formats
+//! stay classic.
+//!
 //! Counters and histograms count over the collector's lifetime:
 //! [`reset`](crate::MetricsCollector::reset) restarts the JSON views only, so exported
 //! counters never go backwards.
