@@ -3,7 +3,7 @@
 //! histograms in.
 //!
 //! The operation families are written here straight into protobuf, as
-//! [`writer`](super::writer) writes them into text: the fields of each message are
+//! the hand-written text encoder writes them into text: the fields of each message are
 //! fixed, so every byte but the numbers and the operation's name is built once per
 //! collector. The rest of the registry (process, health, HTTP and the user's metrics)
 //! goes through `prometheus-client`'s own Prometheus protobuf encoder, which carries
