@@ -69,6 +69,7 @@ impl Encoded {
         &self.bytes
     }
 
+    #[cfg(any(feature = "protobuf", test))]
     pub(crate) fn vec_mut(&mut self) -> &mut Vec<u8> {
         &mut self.bytes
     }
