@@ -1,7 +1,14 @@
 //! Exposition cost: encoding 1,000 and 10,000 operations as Prometheus text with
 //! `observe-core`, side by side with `prometheus-client`, `prometheus` and
 //! `metrics-exporter-prometheus` encoding the same number of histogram series (same 15
-//! `le` boundaries, one `operation` label), measured in the same run.
+//! `le` boundaries, one `operation` label), measured in the same run; and as Prometheus
+//! protobuf, classic and with native buckets (schema 3), beside `prometheus-client`'s
+//! own protobuf encoder writing the same four families (its
+//! `Histogram::new_classic_and_native` for the native rows).
+//!
+//! `observe/prometheus_text` and the protobuf rows encode into the collector's reused
+//! buffer (`encode_exposition`, what `MonitoringService` serves); the
+//! `observe/prometheus_text_string` row returns a fresh `String` (`encode_prometheus`).
 //!
 //! Run with:
 //!
@@ -31,7 +38,7 @@ use observe_core::MetricsCollector;
 use observe_core::prometheus::{DEFAULT_BUCKETS, ExpositionFormat};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::histogram::Histogram as PcHistogram;
+use prometheus_client::metrics::histogram::{Histogram as PcHistogram, NativeHistogramConfig};
 use prometheus_client::registry::{Registry, Unit};
 
 /// The durations recorded for every operation: a few, spread over the buckets.
@@ -50,12 +57,14 @@ fn names(series: usize) -> Vec<String> {
     (0..series).map(|i| format!("operation_{i:05}")).collect()
 }
 
-fn observe_collector(names: &[String]) -> MetricsCollector {
-    let collector = MetricsCollector::builder()
+fn observe_collector(names: &[String], native: bool) -> MetricsCollector {
+    let mut builder = MetricsCollector::builder()
         .max_operations(names.len())
-        .process_metrics(false)
-        .build()
-        .expect("a valid collector configuration");
+        .process_metrics(false);
+    if native {
+        builder = builder.native_histograms(3);
+    }
+    let collector = builder.build().expect("a valid collector configuration");
     for name in names {
         let handle = collector.operation(name);
         for (i, duration) in RECORDED.into_iter().enumerate() {
@@ -69,11 +78,26 @@ fn prometheus_client_histogram() -> PcHistogram {
     PcHistogram::new(DEFAULT_BUCKETS.iter().copied())
 }
 
+fn prometheus_client_native_histogram() -> PcHistogram {
+    PcHistogram::new_classic_and_native(
+        DEFAULT_BUCKETS.iter().copied(),
+        NativeHistogramConfig::with_schema(3),
+    )
+}
+
 /// A `prometheus-client` registry with one histogram family, and the three counter
 /// families observe also exports when `with_counters`.
 fn prometheus_client_registry(names: &[String], with_counters: bool) -> Registry {
+    prometheus_client_registry_of(names, with_counters, prometheus_client_histogram)
+}
+
+fn prometheus_client_registry_of(
+    names: &[String],
+    with_counters: bool,
+    histogram: fn() -> PcHistogram,
+) -> Registry {
     let mut registry = Registry::default();
-    let histograms = HistogramFamily::new_with_constructor(prometheus_client_histogram);
+    let histograms = HistogramFamily::new_with_constructor(histogram);
     let counters: [Family<Labels, Counter>; 3] = Default::default();
     for name in names {
         let labels = vec![("operation".to_owned(), name.clone())];
@@ -163,6 +187,14 @@ fn print_size(series: usize, row: &str, text: &str) {
     );
 }
 
+fn print_bytes(series: usize, row: &str, bytes: &[u8]) {
+    println!(
+        "exposition/{series}/{row}: {} bytes, {} bytes per series",
+        bytes.len(),
+        bytes.len() / series
+    );
+}
+
 fn exposition(c: &mut Criterion) {
     let mut group = c.benchmark_group("exposition");
     group.sampling_mode(SamplingMode::Flat);
@@ -171,17 +203,64 @@ fn exposition(c: &mut Criterion) {
         let names = names(series);
         group.throughput(Throughput::Elements(series as u64));
 
-        let collector = observe_collector(&names);
+        let collector = observe_collector(&names, false);
         for (format, row) in [
             (ExpositionFormat::Prometheus, "observe/prometheus_text"),
             (ExpositionFormat::OpenMetrics, "observe/openmetrics_text"),
         ] {
+            // Dropped at the end of each iteration: the buffer goes back for the next.
             let encode = || {
                 collector
-                    .encode_prometheus(format)
+                    .encode_exposition(format)
                     .expect("no user collector to fail")
             };
-            print_size(series, row, &encode());
+            print_bytes(series, row, &encode());
+            group.bench_function(BenchmarkId::new(row, series), |b| {
+                b.iter(|| black_box(encode()));
+            });
+        }
+        let row = "observe/prometheus_text_string";
+        let encode = || {
+            collector
+                .encode_prometheus(ExpositionFormat::Prometheus)
+                .expect("no user collector to fail")
+        };
+        print_size(series, row, &encode());
+        group.bench_function(BenchmarkId::new(row, series), |b| {
+            b.iter(|| black_box(encode()));
+        });
+
+        for (native, row) in [
+            (false, "observe/protobuf"),
+            (true, "observe/protobuf_native"),
+        ] {
+            let collector = observe_collector(&names, native);
+            let encode = || {
+                collector
+                    .encode_protobuf()
+                    .expect("no user collector to fail")
+            };
+            print_bytes(series, row, &encode());
+            group.bench_function(BenchmarkId::new(row, series), |b| {
+                b.iter(|| black_box(encode()));
+            });
+        }
+        for (histogram, row) in [
+            (
+                prometheus_client_histogram as fn() -> PcHistogram,
+                "prometheus_client/protobuf_histogram_and_3_counters",
+            ),
+            (
+                prometheus_client_native_histogram,
+                "prometheus_client/protobuf_native_histogram_and_3_counters",
+            ),
+        ] {
+            let registry = prometheus_client_registry_of(&names, true, histogram);
+            let encode = || {
+                prometheus_client::encoding::prometheus_protobuf::encode_to_vec(&registry)
+                    .expect("encoding to a Vec does not fail")
+            };
+            print_bytes(series, row, &encode());
             group.bench_function(BenchmarkId::new(row, series), |b| {
                 b.iter(|| black_box(encode()));
             });

@@ -15,9 +15,9 @@ use observe_core::health::{
     CheckOptions, ErrorRateCheck, HealthRegistry, LatencyCheck, RedisCheck, ReportOptions,
     RuntimeCheck, SystemCheck,
 };
-use observe_core::prometheus::ExpositionFormat;
 use observe_core::{MetricsCollector, TraceContext};
 use observe_tower::monitoring::DetailsPolicy;
+use observe_tower::monitoring::Exposition;
 use observe_tower::{HttpMetricsLayer, MonitoringService, Readiness};
 
 use crate::api::{self, ApiError, AppState};
@@ -88,13 +88,17 @@ pub async fn build(config: &Config) -> Result<App, StartError> {
 ///
 /// When a setting of the collector is invalid.
 pub fn collector(config: &Config) -> Result<MetricsCollector, StartError> {
-    MetricsCollector::builder()
-        .namespace(config.namespace.clone())
-        .build()
-        .map_err(|e| StartError::Setting {
-            setting: "OBSERVE_NAMESPACE",
-            reason: e.to_string(),
-        })
+    let mut builder = MetricsCollector::builder().namespace(config.namespace.clone());
+    if let Some(schema) = config.native_histograms {
+        builder = builder.native_histograms(schema);
+    }
+    builder.build().map_err(|e| StartError::Setting {
+        setting: match e {
+            observe_core::BuildError::NativeSchema { .. } => "OBSERVE_NATIVE_HISTOGRAMS",
+            _ => "OBSERVE_NAMESPACE",
+        },
+        reason: e.to_string(),
+    })
 }
 
 /// Builds the server from `config` on `collector`; see [`build`].
@@ -210,16 +214,18 @@ pub async fn build_with(config: &Config, collector: MetricsCollector) -> Result<
     })
 }
 
-/// `GET /metrics`: the Prometheus exposition, OpenMetrics when `Accept` asks for it.
+/// `GET /metrics`: the Prometheus exposition in the format `Accept` asks for:
+/// Prometheus text, OpenMetrics, or protobuf (with native histograms when
+/// `--native-histograms` is set).
 async fn prometheus(State(collector): State<MetricsCollector>, headers: HeaderMap) -> Response {
-    let format = headers
-        .get(ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .map_or(ExpositionFormat::Prometheus, ExpositionFormat::from_accept);
-    match collector.encode_prometheus(format) {
-        Ok(text) => {
+    let accept = headers.get(ACCEPT).and_then(|v| v.to_str().ok());
+    let format = Exposition::negotiate(accept);
+    match format.encode(&collector) {
+        Ok(body) => {
             let content_type = HeaderValue::from_static(format.content_type());
-            ([(CONTENT_TYPE, content_type)], text).into_response()
+            // The buffer goes back to the collector once the body is sent.
+            let body = axum::body::Body::from(axum::body::Bytes::from_owner(body));
+            ([(CONTENT_TYPE, content_type)], body).into_response()
         }
         Err(_) => ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -36,6 +36,14 @@ pub struct Config {
     #[arg(long, env = "OBSERVE_NAMESPACE", default_value = "observe", value_parser = parse_namespace)]
     pub namespace: String,
 
+    /// Export the operation and HTTP duration histograms also as Prometheus native
+    /// histograms at this schema (-4 to 6; 3 when the flag is given without a value), in
+    /// the protobuf exposition. Off by default: a Prometheus with native histograms on
+    /// stops ingesting the classic `_bucket` series of such a histogram (see
+    /// docs/metrics.md before turning it on).
+    #[arg(long, env = "OBSERVE_NATIVE_HISTOGRAMS", value_name = "SCHEMA", num_args = 0..=1, default_missing_value = "3", allow_negative_numbers = true, value_parser = parse_native_schema)]
+    pub native_histograms: Option<i8>,
+
     /// Log format: one JSON object per line, or human-readable.
     #[arg(long, env = "OBSERVE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
     pub log_format: LogFormat,
@@ -111,6 +119,7 @@ impl Config {
             reset_token: None,
             health_details: HealthDetails::Token,
             namespace: "observe".to_owned(),
+            native_histograms: None,
             log_format: LogFormat::Pretty,
             drain_seconds: 0,
             health_interval_seconds: 2,
@@ -135,6 +144,16 @@ fn parse_redis_url(url: &str) -> Result<String, String> {
     redis::Client::open(url)
         .map(|_| url.to_owned())
         .map_err(|e| format!("not a Redis URL: {e}"))
+}
+
+fn parse_native_schema(schema: &str) -> Result<i8, String> {
+    let schema: i8 = schema
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected a schema from -4 to 6, got {schema:?}"))?;
+    observe_core::prometheus::NativeHistograms::new(schema)
+        .map(|_| schema)
+        .map_err(|e| e.to_string())
 }
 
 fn parse_namespace(namespace: &str) -> Result<String, String> {
@@ -169,11 +188,29 @@ mod tests {
             (vec!["--drain-seconds", "soon"], "--drain-seconds"),
             (vec!["--drain-seconds", "7200"], "--drain-seconds"),
             (vec!["--log-format", "xml"], "--log-format"),
+            (vec!["--native-histograms", "7"], "--native-histograms"),
+            (vec!["--native-histograms=-5"], "--native-histograms"),
+            (vec!["--native-histograms", "three"], "--native-histograms"),
         ] {
             let err = Config::try_parse_from(std::iter::once("observe-axum-example").chain(args))
                 .expect_err("a bad value");
             assert_eq!(err.exit_code(), 2);
             assert!(err.to_string().contains(setting), "{err}");
         }
+    }
+
+    #[test]
+    fn native_histograms_are_off_unless_asked_and_default_to_schema_3() {
+        let parse = |args: &[&str]| {
+            Config::try_parse_from(
+                std::iter::once("observe-axum-example").chain(args.iter().copied()),
+            )
+            .unwrap_or_else(|e| panic!("{e}"))
+            .native_histograms
+        };
+        assert_eq!(parse(&[]), None);
+        assert_eq!(parse(&["--native-histograms"]), Some(3));
+        assert_eq!(parse(&["--native-histograms", "5"]), Some(5));
+        assert_eq!(parse(&["--native-histograms=-4"]), Some(-4));
     }
 }

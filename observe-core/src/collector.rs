@@ -63,6 +63,15 @@ struct Inner {
     /// own, whose prefix and constant labels only `prometheus-client` applies.
     #[cfg(feature = "prometheus")]
     writer: Option<crate::prometheus::OperationsWriter>,
+    /// Writes the operation families into protobuf, beside `writer`.
+    #[cfg(feature = "protobuf")]
+    protobuf: Option<crate::prometheus::ProtobufWriter>,
+    /// Maps the fine histograms to native ones, when native export is on.
+    #[cfg(feature = "prometheus")]
+    native: Option<crate::prometheus::NativeMapper>,
+    /// Exposition buffers that dropped responses gave back.
+    #[cfg(feature = "prometheus")]
+    buffers: Arc<crate::prometheus::Pool>,
     /// Held (shared) while exporters read lifetime counts and (exclusive) while a reset
     /// moves counts between the histograms and the exported baselines, so that a scrape
     /// never sees a count in both places or in neither. Recorders never take it.
@@ -115,6 +124,12 @@ impl MetricsCollector {
         let writer = prometheus.registry.is_none().then(|| {
             crate::prometheus::OperationsWriter::new(&prometheus.namespace, shared.le.seconds())
         });
+        #[cfg(feature = "protobuf")]
+        let protobuf = prometheus.registry.is_none().then(|| {
+            crate::prometheus::ProtobufWriter::new(&prometheus.namespace, shared.le.seconds())
+        });
+        #[cfg(feature = "prometheus")]
+        let native = prometheus.native.map(crate::prometheus::NativeMapper::new);
         Self {
             inner: Arc::new_cyclic(|weak| {
                 #[cfg(not(feature = "prometheus"))]
@@ -126,6 +141,12 @@ impl MetricsCollector {
                     namespace: std::mem::take(&mut prometheus.namespace).into(),
                     #[cfg(feature = "prometheus")]
                     writer,
+                    #[cfg(feature = "protobuf")]
+                    protobuf,
+                    #[cfg(feature = "prometheus")]
+                    native,
+                    #[cfg(feature = "prometheus")]
+                    buffers: Arc::default(),
                     map: Map::with_hasher(foldhash::fast::RandomState::default()),
                     #[cfg(feature = "prometheus")]
                     exporting: std::sync::RwLock::new(()),
@@ -395,17 +416,61 @@ impl MetricsCollector {
         &self,
         format: crate::prometheus::ExpositionFormat,
     ) -> Result<String, std::fmt::Error> {
+        let encoded = self.encode_exposition(format)?;
+        String::from_utf8(encoded.into_vec()).map_err(|_| std::fmt::Error)
+    }
+
+    /// [`encode_prometheus`](Self::encode_prometheus) into a buffer of the collector's:
+    /// dropped, the [`Encoded`](crate::prometheus::Encoded) exposition gives it back for
+    /// the next scrape, so that a scrape writes into memory already mapped instead of
+    /// paying page faults on a fresh one (see `docs/performance.md`). What
+    /// `observe-tower`'s `MonitoringService` serves.
+    ///
+    /// ```
+    /// use observe_core::MetricsCollector;
+    /// use observe_core::prometheus::ExpositionFormat;
+    ///
+    /// let collector = MetricsCollector::builder().process_metrics(false).build()?;
+    /// collector.record_operation("checkout", std::time::Duration::from_millis(4), false);
+    /// let text = collector.encode_exposition(ExpositionFormat::Prometheus)?;
+    /// assert!(text.starts_with(b"# HELP observe_operations_total"));
+    /// assert_eq!(&text[..], collector.encode_prometheus(ExpositionFormat::Prometheus)?.as_bytes());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// Only if a collector registered by the user fails to encode.
+    #[cfg(feature = "prometheus")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
+    pub fn encode_exposition(
+        &self,
+        format: crate::prometheus::ExpositionFormat,
+    ) -> Result<crate::prometheus::Encoded, std::fmt::Error> {
+        let mut encoded = self.inner.buffers.take();
+        encoded.with_string(|text| self.write_text(format, text))?;
+        Ok(encoded)
+    }
+
+    /// Writes the text exposition into `text` (empty).
+    #[cfg(feature = "prometheus")]
+    fn write_text(
+        &self,
+        format: crate::prometheus::ExpositionFormat,
+        text: &mut String,
+    ) -> Result<(), std::fmt::Error> {
         use crate::prometheus::{ExpositionFormat, HandWritten, Readings};
 
         let Some(writer) = &self.inner.writer else {
-            let mut text = String::new();
+            let mut rest = String::new();
             self.with_prometheus_registry(|registry| {
-                prometheus_client::encoding::text::encode(&mut text, registry)
+                prometheus_client::encoding::text::encode(&mut rest, registry)
             })?;
-            return Ok(match format {
-                ExpositionFormat::OpenMetrics => text,
-                _ => crate::prometheus::openmetrics_to_prometheus(&text),
-            });
+            match format {
+                ExpositionFormat::OpenMetrics => text.push_str(&rest),
+                _ => text.push_str(&crate::prometheus::openmetrics_to_prometheus(&rest)),
+            }
+            return Ok(());
         };
         // The operation families by hand, then the rest of the registry (process, health
         // and the user's metrics) through `prometheus-client`.
@@ -417,13 +482,100 @@ impl MetricsCollector {
                 prometheus_client::encoding::text::encode(&mut rest, registry)
             })?;
         }
-        let mut text = String::with_capacity(rest.len() + readings.len() * 2048);
-        writer.write(&readings, format, &mut text);
+        text.reserve(rest.len() + readings.len() * 2048);
+        writer.write(&readings, format, text);
         match format {
             ExpositionFormat::OpenMetrics => text.push_str(&rest),
             _ => text.push_str(&crate::prometheus::openmetrics_to_prometheus(&rest)),
         }
-        Ok(text)
+        Ok(())
+    }
+
+    /// Encodes every metric of the registry in the Prometheus protobuf format: one
+    /// varint-length-delimited `io.prometheus.client.MetricFamily` after another, the
+    /// body of a response of type
+    /// [`protobuf::CONTENT_TYPE`](crate::prometheus::protobuf::CONTENT_TYPE). The
+    /// operation families come first, with native histograms when the builder turned
+    /// them on ([`native_histograms`](MetricsCollectorBuilder::native_histograms)),
+    /// then the rest through `prometheus-client`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use observe_core::MetricsCollector;
+    /// use prometheus_client::encoding::prometheus_protobuf::prometheus_data_model::MetricFamily;
+    /// use prost::Message;
+    ///
+    /// let collector = MetricsCollector::builder()
+    ///     .native_histograms(3)
+    ///     .process_metrics(false)
+    ///     .build()?;
+    /// collector.record_operation("checkout", Duration::from_millis(40), false);
+    ///
+    /// let body = collector.encode_protobuf()?;
+    /// let mut rest = &body[..];
+    /// let mut families = Vec::new();
+    /// while !rest.is_empty() {
+    ///     families.push(MetricFamily::decode_length_delimited(&mut rest)?);
+    /// }
+    /// let duration = families
+    ///     .iter()
+    ///     .find(|f| f.name == "observe_operation_duration_seconds")
+    ///     .expect("the duration family");
+    /// let histogram = duration.metric[0].histogram.as_ref().expect("a histogram");
+    /// assert_eq!(histogram.schema, 3);
+    /// assert_eq!(histogram.sample_count, 1);
+    /// assert_eq!(histogram.positive_delta, [1]); // one native bucket holds 40 ms
+    /// assert_eq!(histogram.bucket.len(), 16); // the classic buckets ride along
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// Only if a collector registered by the user fails to encode.
+    #[cfg(feature = "protobuf")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "protobuf")))]
+    pub fn encode_protobuf(
+        &self,
+    ) -> Result<
+        crate::prometheus::Encoded,
+        prometheus_client::encoding::prometheus_protobuf::EncodeError,
+    > {
+        use crate::prometheus::{HandWritten, Readings};
+        use prometheus_client::encoding::prometheus_protobuf::encode_to_vec;
+
+        let mut encoded = self.inner.buffers.take();
+        let Some(writer) = &self.inner.protobuf else {
+            let body = self.with_prometheus_registry(|registry| encode_to_vec(registry))?;
+            encoded.vec_mut().extend_from_slice(&body);
+            return Ok(encoded);
+        };
+        let native = self.inner.native.as_ref();
+        let readings = Readings::take_with(self, native);
+        let rest = {
+            let _hand_written = HandWritten::mark(self);
+            self.with_prometheus_registry(|registry| encode_to_vec(registry))?
+        };
+        let out = encoded.vec_mut();
+        out.reserve(rest.len() + readings.len() * 1024);
+        let zero_threshold = native.map_or(0.0, |n| n.config().threshold());
+        writer.write(&readings, zero_threshold, out);
+        out.extend_from_slice(&rest);
+        Ok(encoded)
+    }
+
+    /// The native histogram settings of this collector, if native export is on: what
+    /// the HTTP layer takes for its own duration histograms unless told otherwise.
+    #[cfg(feature = "prometheus")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
+    #[must_use]
+    pub fn native_histograms(&self) -> Option<crate::prometheus::NativeHistograms> {
+        self.inner.native.as_ref().map(|n| *n.config())
+    }
+
+    /// The native mapper, for the operations collector.
+    #[cfg(feature = "prometheus")]
+    pub(crate) fn native_mapper(&self) -> Option<&crate::prometheus::NativeMapper> {
+        self.inner.native.as_ref()
     }
 
     /// The longest operation name kept, in bytes.
@@ -607,6 +759,12 @@ struct PrometheusOptions {
     buckets: Vec<f64>,
     registry: Option<prometheus_client::registry::Registry>,
     process: bool,
+    /// Validated at build: schema, zero threshold, cap.
+    native_schema: Option<i8>,
+    native_zero_threshold: Option<f64>,
+    native_max_buckets: Option<usize>,
+    /// Set by `build` from the three above.
+    native: Option<crate::prometheus::NativeHistograms>,
 }
 
 #[cfg(feature = "prometheus")]
@@ -615,12 +773,18 @@ impl PrometheusOptions {
     fn take_registry(&mut self, collector: WeakCollector) -> prometheus_client::registry::Registry {
         let mut registry = self.registry.take().unwrap_or_default();
         registry.register_collector(Box::new(crate::prometheus::OperationsCollector::new(
-            collector,
+            collector.clone(),
             &self.namespace,
         )));
         if self.process {
             registry.register_collector(Box::new(crate::prometheus::ProcessCollector));
         }
+        // The health gauges of the registries built on this collector (none until one is).
+        #[cfg(feature = "health")]
+        registry.register_collector(Box::new(crate::prometheus::HealthCollector::new(
+            collector,
+            &self.namespace,
+        )));
         registry
     }
 }
@@ -642,6 +806,10 @@ impl Default for MetricsCollectorBuilder {
                 buckets: crate::prometheus::DEFAULT_BUCKETS.to_vec(),
                 registry: None,
                 process: true,
+                native_schema: None,
+                native_zero_threshold: None,
+                native_max_buckets: None,
+                native: None,
             },
         }
     }
@@ -743,6 +911,53 @@ impl MetricsCollectorBuilder {
         self
     }
 
+    /// Exports the operation duration histograms as Prometheus native histograms at
+    /// `schema` (−4 to 6; 3 is a good default: 8 buckets per power of two, quantiles
+    /// within about 2 %), in the protobuf exposition only, beside the classic buckets.
+    /// Off by default: see the migration notes in `docs/metrics.md` before turning it on,
+    /// since a Prometheus with native histograms enabled stops ingesting the classic
+    /// series of a histogram that carries native buckets.
+    ///
+    /// The buckets come from the fine histogram at scrape time; recording does not
+    /// change. The text formats do not change either.
+    ///
+    /// ```
+    /// use observe_core::MetricsCollector;
+    ///
+    /// let collector = MetricsCollector::builder().native_histograms(5).build()?;
+    /// assert_eq!(collector.native_histograms().map(|n| n.schema()), Some(5));
+    /// let refused = MetricsCollector::builder().native_histograms(8).build();
+    /// assert!(refused.is_err());
+    /// # Ok::<(), observe_core::BuildError>(())
+    /// ```
+    #[cfg(feature = "prometheus")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
+    pub fn native_histograms(mut self, schema: i8) -> Self {
+        self.prometheus.native_schema = Some(schema);
+        self
+    }
+
+    /// The zero threshold of native histograms, in seconds (default `2^-128`): durations
+    /// up to it count in the zero bucket. Only with
+    /// [`native_histograms`](Self::native_histograms).
+    #[cfg(feature = "prometheus")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
+    pub fn native_zero_threshold(mut self, seconds: f64) -> Self {
+        self.prometheus.native_zero_threshold = Some(seconds);
+        self
+    }
+
+    /// The most populated native buckets of one series (default 320): past it, that
+    /// series' schema goes down until they fit, and never goes up again (Prometheus reads
+    /// a rising schema as a counter reset). Only with
+    /// [`native_histograms`](Self::native_histograms).
+    #[cfg(feature = "prometheus")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
+    pub fn native_max_buckets(mut self, buckets: usize) -> Self {
+        self.prometheus.native_max_buckets = Some(buckets);
+        self
+    }
+
     /// Checks the configuration and builds the collector.
     ///
     /// # Errors
@@ -782,6 +997,21 @@ impl MetricsCollectorBuilder {
             )?;
             crate::prometheus::validate_seconds(&self.prometheus.buckets)?;
         }
-        Ok(MetricsCollector::from_builder(self))
+        #[cfg(feature = "prometheus")]
+        let mut this = self;
+        #[cfg(not(feature = "prometheus"))]
+        let this = self;
+        #[cfg(feature = "prometheus")]
+        if let Some(schema) = this.prometheus.native_schema {
+            let mut native = crate::prometheus::NativeHistograms::new(schema)?;
+            if let Some(seconds) = this.prometheus.native_zero_threshold {
+                native = native.zero_threshold(seconds)?;
+            }
+            if let Some(cap) = this.prometheus.native_max_buckets {
+                native = native.max_buckets(cap);
+            }
+            this.prometheus.native = Some(native);
+        }
+        Ok(MetricsCollector::from_builder(this))
     }
 }

@@ -46,6 +46,22 @@ pub enum BuildError {
         /// What is wrong with them.
         reason: String,
     },
+    /// The native histogram schema is outside what Prometheus accepts.
+    #[error("invalid native histogram schema {got}: Prometheus accepts {min} to {max} here")]
+    NativeSchema {
+        /// The schema asked for.
+        got: i8,
+        /// The lowest schema accepted.
+        min: i8,
+        /// The highest schema accepted.
+        max: i8,
+    },
+    /// The zero threshold of native histograms must be finite and positive.
+    #[error("the native histogram zero threshold must be finite and positive, got {got}")]
+    NativeZeroThreshold {
+        /// The threshold asked for, as written.
+        got: String,
+    },
     /// Two or more health checks share a name.
     #[error("health check names must be unique; registered more than once: {}", names.join(", "))]
     DuplicateCheck {

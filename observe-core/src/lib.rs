@@ -40,6 +40,11 @@
 //! - `prometheus` (default): Prometheus text and OpenMetrics exposition of operations,
 //!   health, database pools and process figures through `prometheus-client`, on a
 //!   registry that also holds your own metrics. See [`prometheus`].
+//! - `protobuf`: the Prometheus protobuf exposition, with native histograms mapped from
+//!   the fine histogram
+//!   ([`MetricsCollector::encode_protobuf`], [`native_histograms`](MetricsCollectorBuilder::native_histograms));
+//!   pulls in `prometheus-client`'s `prometheus_protobuf` (`prost`, and `protox` to compile
+//!   its `.proto` at build time without `protoc`).
 //! - `health` (default): async health checks on Tokio, with a registry that caches,
 //!   times out and aggregates them; see [`health`](mod@health).
 //! - `postgres`, `sqlite`: a health check of a `sqlx` pool.

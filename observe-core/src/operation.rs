@@ -554,7 +554,7 @@ impl Operation {
     /// add up (read it under the collector's `exporting` lock, as that one is). The
     /// bucket bounds are [`Layout::lower_ns`] and [`Layout::width_ns`] of
     /// [`Shared::layout`].
-    #[allow(dead_code, reason = "the contract of the native histograms (protobuf)")]
+    #[cfg(feature = "prometheus")]
     pub(crate) fn for_each_lifetime_bucket(&self, mut f: impl FnMut(usize, u64)) {
         let buckets = self.shared.layout.buckets();
         for k in 0..self.first.histogram.chunk_count() {
@@ -762,6 +762,28 @@ mod tests {
                 });
             }
         });
+    }
+
+    #[test]
+    #[cfg(feature = "prometheus")]
+    fn lifetime_buckets_count_across_resets_in_increasing_order() {
+        let shared = shared(2);
+        let op = Operation::new("op", Arc::clone(&shared));
+        for ms in [1, 1, 30, 200] {
+            op.record(Duration::from_millis(ms), Outcome::Ok);
+        }
+        op.reset();
+        op.record(Duration::from_millis(1), Outcome::Ok);
+        op.record(Duration::from_micros(700), Outcome::Ok);
+        let mut seen = Vec::new();
+        op.for_each_lifetime_bucket(|idx, count| seen.push((idx, count)));
+        assert!(seen.windows(2).all(|w| w[0].0 < w[1].0), "{seen:?}");
+        let one_ms = shared.layout.index(1_000_000);
+        assert!(seen.contains(&(one_ms, 3)), "{seen:?}");
+        let total: u64 = seen.iter().map(|&(_, c)| c).sum();
+        let mut buckets = Vec::new();
+        assert_eq!(total, op.read_lifetime(&mut buckets).count);
+        assert_eq!(total, 6);
     }
 
     #[test]

@@ -38,6 +38,8 @@
 //! # Feature flags
 //!
 //! - `axum` (default): label requests with axum's `MatchedPath`.
+//! - `protobuf`: serve the Prometheus protobuf exposition, with native histograms,
+//!   when a scraper asks for it (pulls in `observe-core/protobuf`).
 //! - `full`: everything, for docs and CI.
 //!
 //! # Minimum supported Rust version

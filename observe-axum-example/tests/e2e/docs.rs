@@ -367,7 +367,7 @@ stand-ins (`1.5`, `2026-01-01T00:00:00Z`); everything else is what the server sa
 | `GET /monitoring/system` | the collector's summary and the process figures |
 | `GET /monitoring/operation?name=X` | one operation (alias `?operation=X`); 400 without a name, 404 unknown |
 | `POST /monitoring/reset` | resets the JSON views; 401 without the bearer token, 403 when no token is configured |
-| `GET /monitoring/prometheus`, `GET /metrics` | Prometheus text, or OpenMetrics when `Accept` asks for it |
+| `GET /monitoring/prometheus`, `GET /metrics` | by `Accept` (q-values): Prometheus text (default, `*/*`), OpenMetrics, or Prometheus protobuf (`application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited`) with native histograms when turned on (see metrics.md, native histograms) |
 
 Errors are JSON `{\"error\": \"...\", \"status\": N}`; a wrong method gets 405 with `Allow`;
 every monitoring answer carries `Cache-Control: no-store`; `HEAD` works wherever `GET`

@@ -3,8 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::entry::{Entry, Mode};
@@ -88,6 +88,11 @@ impl ReportOptions {
 pub struct HealthRegistry {
     pub(crate) inner: Arc<Inner>,
 }
+
+/// The registries built on one collector, held weakly in the collector's extensions:
+/// the collector must not keep them alive.
+#[derive(Clone, Default)]
+struct Attached(Arc<Mutex<Vec<Weak<Inner>>>>);
 
 pub(crate) struct Inner {
     service: String,
@@ -206,6 +211,33 @@ impl HealthRegistry {
                 }
             }
         }
+    }
+
+    /// The registries built with [`collector`](HealthRegistryBuilder::collector) on
+    /// `collector` that are still alive, in the order they were built: how an exporter
+    /// (the Prometheus health gauges, for one) finds the results to show, reading each
+    /// with [`last_results`](Self::last_results), which never runs a check.
+    ///
+    /// ```
+    /// use observe_core::MetricsCollector;
+    /// use observe_core::health::HealthRegistry;
+    ///
+    /// let collector = MetricsCollector::new();
+    /// assert!(HealthRegistry::attached_to(&collector).is_empty());
+    /// let registry = HealthRegistry::builder().collector(&collector).build()?;
+    /// assert_eq!(HealthRegistry::attached_to(&collector).len(), 1);
+    /// drop(registry);
+    /// assert!(HealthRegistry::attached_to(&collector).is_empty());
+    /// # Ok::<(), observe_core::BuildError>(())
+    /// ```
+    #[must_use]
+    pub fn attached_to(collector: &MetricsCollector) -> Vec<HealthRegistry> {
+        let attached = collector.extension(Attached::default);
+        let list = attached.0.lock().unwrap_or_else(PoisonError::into_inner);
+        list.iter()
+            .filter_map(Weak::upgrade)
+            .map(|inner| HealthRegistry { inner })
+            .collect()
     }
 
     /// The names of the registered checks, in registration order.
@@ -414,9 +446,11 @@ impl HealthRegistryBuilder {
                 background: AtomicBool::new(false),
             }),
         };
-        #[cfg(feature = "prometheus")]
         if let Some(collector) = &registry.inner.collector {
-            crate::prometheus::health::export(collector, &registry);
+            let attached = collector.extension(Attached::default);
+            let mut list = attached.0.lock().unwrap_or_else(PoisonError::into_inner);
+            list.retain(|w| w.strong_count() > 0);
+            list.push(Arc::downgrade(&registry.inner));
         }
         Ok(registry)
     }

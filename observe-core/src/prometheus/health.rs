@@ -4,38 +4,14 @@
 //! never runs a check.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Unit;
 
-use crate::MetricsCollector;
-use crate::health::registry::Inner;
+use crate::collector::WeakCollector;
 use crate::health::{CheckReport, HealthRegistry, HealthStatus, aggregate_status};
-
-/// The registries exporting through one collector, held weakly: the collector's
-/// registry must not keep them alive.
-#[derive(Clone, Debug, Default)]
-struct Sources(Arc<Mutex<Vec<Weak<Inner>>>>);
-
-/// Exports `registry`'s cached results on `collector`'s Prometheus registry; the
-/// families are registered once per collector, whatever the number of registries.
-pub(crate) fn export(collector: &MetricsCollector, registry: &HealthRegistry) {
-    let sources = collector.extension(|| {
-        let sources = Sources::default();
-        let encoder = HealthCollector {
-            sources: sources.clone(),
-            names: Names::new(collector.namespace()),
-        };
-        collector.register_prometheus_collector(Box::new(encoder));
-        sources
-    });
-    let mut list = sources.0.lock().unwrap_or_else(PoisonError::into_inner);
-    list.retain(|w| w.strong_count() > 0);
-    list.push(Arc::downgrade(&registry.inner));
-}
 
 #[derive(Debug)]
 struct Names {
@@ -58,23 +34,32 @@ impl Names {
     }
 }
 
+/// Encodes the results of the health registries attached to one collector, read
+/// through [`HealthRegistry::attached_to`] and [`HealthRegistry::last_results`]: the
+/// health module knows nothing of Prometheus. Registered on every collector's registry
+/// (it writes nothing until a health registry is built on the collector); holds the
+/// collector weakly, as the operations collector does.
 #[derive(Debug)]
-struct HealthCollector {
-    sources: Sources,
+pub(crate) struct HealthCollector {
+    collector: WeakCollector,
     names: Names,
+}
+
+impl HealthCollector {
+    pub(crate) fn new(collector: WeakCollector, namespace: &str) -> Self {
+        Self {
+            collector,
+            names: Names::new(namespace),
+        }
+    }
 }
 
 impl Collector for HealthCollector {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
-        let registries: Vec<HealthRegistry> = self
-            .sources
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .filter_map(Weak::upgrade)
-            .map(|inner| HealthRegistry { inner })
-            .collect();
+        let Some(collector) = self.collector.upgrade() else {
+            return Ok(());
+        };
+        let registries = HealthRegistry::attached_to(&collector);
         if registries.is_empty() {
             return Ok(());
         }
@@ -84,7 +69,7 @@ impl Collector for HealthCollector {
         for registry in &registries {
             let results = registry.last_results();
             // Nothing known before a first result (unless there are no checks at all).
-            if !results.is_empty() || registry.inner.entries.is_empty() {
+            if !results.is_empty() || registry.check_names().next().is_none() {
                 let status =
                     aggregate_status(results.values().map(|c| (c.result.status, c.critical)));
                 overall = Some(overall.map_or(status, |o| o.max(status)));

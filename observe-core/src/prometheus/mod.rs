@@ -27,6 +27,12 @@
 //! | `observe_build_info` | gauge (1) | `version` |
 //! | `process_cpu_seconds_total`, `process_resident_memory_bytes`, `process_virtual_memory_bytes`, `process_start_time_seconds`, `process_threads`, `process_open_fds`, `process_max_fds` | standard process figures, where the platform has them | |
 //!
+//! With the `protobuf` feature, [`encode_protobuf`](crate::MetricsCollector::encode_protobuf)
+//! writes the same families as Prometheus protobuf, and with
+//! [`native_histograms`](crate::MetricsCollectorBuilder::native_histograms) the duration
+//! histogram also carries native buckets (see [`NativeHistograms`]); the text formats
+//! stay classic.
+//!
 //! Counters and histograms count over the collector's lifetime:
 //! [`reset`](crate::MetricsCollector::reset) restarts the JSON views only, so exported
 //! counters never go backwards.
@@ -87,20 +93,36 @@
 //! ```
 
 mod buckets;
+mod buffer;
 mod format;
 #[cfg(feature = "health")]
-pub(crate) mod health;
+mod health;
+mod native;
 mod operations;
 mod process;
+#[cfg(feature = "protobuf")]
+#[cfg_attr(docsrs, doc(cfg(feature = "protobuf")))]
+pub mod protobuf;
 mod readings;
 mod writer;
 
 pub use buckets::{DEFAULT_BUCKETS, validate_buckets};
 pub(crate) use buckets::{LeTable, validate_seconds};
+pub use buffer::Encoded;
+pub(crate) use buffer::Pool;
 pub use format::ExpositionFormat;
 pub(crate) use format::openmetrics_to_prometheus;
+#[cfg(feature = "health")]
+pub(crate) use health::HealthCollector;
+pub(crate) use native::NativeMapper;
+pub use native::{
+    DEFAULT_MAX_BUCKETS, DEFAULT_SCHEMA, DEFAULT_ZERO_THRESHOLD, MAX_SCHEMA, MIN_SCHEMA,
+    NativeHistograms,
+};
 pub(crate) use operations::OperationsCollector;
 pub(crate) use process::ProcessCollector;
+#[cfg(feature = "protobuf")]
+pub(crate) use protobuf::ProtobufWriter;
 pub(crate) use readings::Readings;
 pub(crate) use writer::{HandWritten, OperationsWriter};
 

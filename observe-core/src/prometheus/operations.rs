@@ -1,7 +1,9 @@
 //! The `Collector` that exposes every operation of a [`MetricsCollector`] at scrape time.
 
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
+use prometheus_client::encoding::{
+    DescriptorEncoder, NativeHistogram, NativeHistogramBuckets, NoLabelSet,
+};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Unit;
 
@@ -55,7 +57,10 @@ impl Collector for OperationsCollector {
             return Ok(());
         }
         // Read every entry's atomics once, then format without touching them again.
-        let readings = Readings::take(&collector);
+        let native = collector.native_mapper();
+        let readings = Readings::take_with(&collector, native);
+        let native_buckets = readings.native().filter(|_| native.is_some());
+        let zero_threshold = native.map_or(0.0, |n| n.config().threshold());
         let bounds = collector.le_seconds();
 
         let [ops, errors, cancelled, duration, build] = &self.names;
@@ -81,7 +86,7 @@ impl Collector for OperationsCollector {
             MetricType::Histogram,
         )?;
         let mut buckets: Vec<(f64, u64)> = Vec::with_capacity(bounds.len() + 1);
-        for (operation, reading, counts) in readings.iter() {
+        for (i, (operation, reading, counts)) in readings.iter().enumerate() {
             buckets.clear();
             buckets.extend(
                 bounds
@@ -91,14 +96,36 @@ impl Collector for OperationsCollector {
                     .zip(counts.iter().copied()),
             );
             let labels = [("operation", operation)];
-            family
-                .encode_family(&labels)?
-                .encode_histogram::<NoLabelSet>(
+            let mut metric = family.encode_family(&labels)?;
+            match native_buckets.and_then(|n| n.get(i)) {
+                // The text encoders write the classic buckets only.
+                Some(native) => metric.encode_histogram_with_native::<NoLabelSet>(
                     reading.sum_seconds,
                     reading.count,
                     &buckets,
                     None,
-                )?;
+                    NativeHistogram {
+                        schema: native.schema,
+                        zero_threshold,
+                        zero_count: native.zero_count,
+                        negative: NativeHistogramBuckets {
+                            spans: &[],
+                            deltas: &[],
+                        },
+                        positive: NativeHistogramBuckets {
+                            spans: &native.spans,
+                            deltas: &native.deltas,
+                        },
+                        created: None,
+                    },
+                )?,
+                None => metric.encode_histogram::<NoLabelSet>(
+                    reading.sum_seconds,
+                    reading.count,
+                    &buckets,
+                    None,
+                )?,
+            }
         }
 
         let mut family = encoder.encode_descriptor(build, HELP_BUILD, None, MetricType::Gauge)?;

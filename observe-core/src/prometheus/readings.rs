@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use super::native::{NativeBuckets, NativeMapper};
 use crate::collector::MetricsCollector;
 use crate::operation::{Lifetime, Operation};
 
@@ -14,26 +15,55 @@ pub(crate) struct Readings {
     /// last one is `+Inf`.
     buckets: Vec<u64>,
     buckets_per_op: usize,
+    /// Each operation's native buckets, in the order of `ops`, when asked for.
+    native: Vec<NativeBuckets>,
 }
 
 impl Readings {
     pub(crate) fn take(collector: &MetricsCollector) -> Self {
+        Self::take_with(collector, None)
+    }
+
+    /// [`take`](Self::take), and with `native`, each operation's native buckets, from
+    /// the same read of its lifetime counts (under the same lock).
+    pub(crate) fn take_with(collector: &MetricsCollector, native: Option<&NativeMapper>) -> Self {
         let mut operations = collector.operations();
         operations.sort_unstable_by(|a, b| a.name().cmp(b.name()));
         let buckets_per_op = collector.le_seconds().len() + 1;
         let mut buckets = Vec::with_capacity(operations.len() * buckets_per_op);
         let _no_reset = collector.exporting();
-        let ops = operations
+        let ops: Vec<_> = operations
             .into_iter()
             .map(|op| {
                 let lifetime = op.read_lifetime(&mut buckets);
                 (op, lifetime)
             })
             .collect();
+        let native = native.map_or_else(Vec::new, |mapper| {
+            ops.iter()
+                .map(|(op, _)| {
+                    let layout = op.shared().layout;
+                    let mut out = NativeBuckets::default();
+                    mapper.map(
+                        op.name(),
+                        |f| {
+                            op.for_each_lifetime_bucket(|idx, count| {
+                                let mid =
+                                    layout.lower_ns(idx) as f64 + layout.width_ns(idx) as f64 / 2.0;
+                                f(mid / 1e9, count);
+                            });
+                        },
+                        &mut out,
+                    );
+                    out
+                })
+                .collect()
+        });
         Self {
             ops,
             buckets,
             buckets_per_op,
+            native,
         }
     }
 
@@ -45,6 +75,12 @@ impl Readings {
     /// The operations read, in the order of [`iter`](Self::iter).
     pub(crate) fn operations(&self) -> impl Iterator<Item = &Operation> {
         self.ops.iter().map(|(op, _)| &**op)
+    }
+
+    /// Each operation's native buckets, if they were read, in the order of
+    /// [`iter`](Self::iter).
+    pub(crate) fn native(&self) -> Option<&[NativeBuckets]> {
+        (!self.native.is_empty() || self.ops.is_empty()).then_some(&self.native)
     }
 
     /// Each operation's name, lifetime figures and `le` counts.

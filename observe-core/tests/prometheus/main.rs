@@ -2,6 +2,8 @@
 
 mod exemplars;
 mod promtool;
+#[cfg(feature = "protobuf")]
+mod protobuf;
 
 use std::time::Duration;
 
@@ -14,7 +16,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 
-const HOSTILE: &[&str] = &[
+pub(crate) const HOSTILE: &[&str] = &[
     "create_expense",
     "",
     "say \"hi\"",

@@ -3,11 +3,12 @@
 use std::sync::Arc;
 
 use observe_core::MetricsCollector;
+use observe_core::prometheus::NativeHistograms;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::{Family, MetricConstructor};
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::histogram::{Histogram, NativeHistogramConfig};
 use prometheus_client::registry::Unit;
 
 /// The default `le` boundaries of the response size histogram, in bytes.
@@ -35,14 +36,26 @@ pub(crate) struct RouteLabels {
     pub(crate) route: Arc<str>,
 }
 
-/// Builds histograms with fixed boundaries.
+/// Builds histograms with fixed boundaries, and native buckets when configured.
 #[derive(Clone, Debug)]
-pub(crate) struct Buckets(Arc<[f64]>);
+pub(crate) struct Buckets(Arc<[f64]>, Option<NativeHistogramConfig>);
 
 impl MetricConstructor<Histogram> for Buckets {
     fn new_metric(&self) -> Histogram {
-        Histogram::new(self.0.iter().copied())
+        match self.1 {
+            // Native buckets show only in the protobuf exposition; the text stays classic.
+            Some(native) => Histogram::new_classic_and_native(self.0.iter().copied(), native),
+            None => Histogram::new(self.0.iter().copied()),
+        }
     }
+}
+
+/// `prometheus-client`'s configuration of the same native histograms: its schema only
+/// goes down when the cap is passed, as the collector's does.
+fn native_config(native: NativeHistograms) -> NativeHistogramConfig {
+    NativeHistogramConfig::with_schema(native.schema())
+        .zero_threshold(native.threshold())
+        .max_buckets(native.bucket_cap())
 }
 
 /// The four HTTP families. Clones share the same series.
@@ -57,13 +70,22 @@ pub(crate) struct HttpFamilies {
 impl HttpFamilies {
     /// The families of `collector`, registered on its registry the first time any layer
     /// is built on it; later layers share them (and the first layer's buckets).
-    pub(crate) fn of(collector: &MetricsCollector, duration: &[f64], size: &[f64]) -> Self {
+    /// With `native`, the duration histogram also carries native buckets.
+    pub(crate) fn of(
+        collector: &MetricsCollector,
+        duration: &[f64],
+        size: &[f64],
+        native: Option<NativeHistograms>,
+    ) -> Self {
         collector.extension(|| {
             let families = Self {
                 requests: Family::default(),
-                duration: Family::new_with_constructor(Buckets(duration.into())),
+                duration: Family::new_with_constructor(Buckets(
+                    duration.into(),
+                    native.map(native_config),
+                )),
                 in_flight: Family::default(),
-                size: Family::new_with_constructor(Buckets(size.into())),
+                size: Family::new_with_constructor(Buckets(size.into(), None)),
             };
             let ns = collector.namespace().to_owned();
             collector.with_prometheus_registry(|registry| {

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use http::StatusCode;
-use observe_core::prometheus::validate_buckets;
+use observe_core::prometheus::{NativeHistograms, validate_buckets};
 use observe_core::{BuildError, MetricsCollector};
 use tower_layer::Layer;
 
@@ -90,6 +90,7 @@ impl HttpMetricsLayer {
             size_buckets: DEFAULT_SIZE_BUCKETS.to_vec(),
             max_routes: 1_000,
             traceparent: true,
+            native: collector.native_histograms(),
         }
     }
 }
@@ -114,6 +115,7 @@ pub struct HttpMetricsLayerBuilder {
     size_buckets: Vec<f64>,
     max_routes: usize,
     traceparent: bool,
+    native: Option<NativeHistograms>,
 }
 
 impl HttpMetricsLayerBuilder {
@@ -199,6 +201,42 @@ impl HttpMetricsLayerBuilder {
         Ok(self)
     }
 
+    /// Exports the request duration histogram as a Prometheus native histogram at
+    /// `schema` (−4 to 6), beside its classic buckets, in the protobuf exposition only.
+    /// By default the layer follows its collector's
+    /// [`native_histograms`](observe_core::MetricsCollectorBuilder::native_histograms)
+    /// (schema, zero threshold and bucket cap); like the buckets, the first layer built
+    /// on a collector decides for all.
+    ///
+    /// ```
+    /// # let collector = observe_core::MetricsCollector::new();
+    /// use observe_tower::HttpMetricsLayer;
+    ///
+    /// let layer = HttpMetricsLayer::builder(&collector).native_histograms(3)?.build();
+    /// assert!(HttpMetricsLayer::builder(&collector).native_histograms(9).is_err());
+    /// # let _ = layer;
+    /// # Ok::<(), observe_core::BuildError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::NativeSchema`] for a schema out of range.
+    pub fn native_histograms(mut self, schema: i8) -> Result<Self, BuildError> {
+        let base = self.native.unwrap_or_default();
+        let native = NativeHistograms::new(schema)?
+            .zero_threshold(base.threshold())?
+            .max_buckets(base.bucket_cap());
+        self.native = Some(native);
+        Ok(self)
+    }
+
+    /// Keeps the request duration histogram classic even when the collector exports
+    /// native histograms.
+    pub fn classic_histograms_only(mut self) -> Self {
+        self.native = None;
+        self
+    }
+
     /// The most distinct route labels kept (default 1,000); further templates are
     /// labelled `__overflow__`, so a resolver that returns raw paths cannot explode the
     /// series count.
@@ -210,8 +248,12 @@ impl HttpMetricsLayerBuilder {
     /// Builds the layer, registering the HTTP families on the collector's registry the
     /// first time a layer is built on it.
     pub fn build(self) -> HttpMetricsLayer {
-        let families =
-            HttpFamilies::of(&self.collector, &self.duration_buckets, &self.size_buckets);
+        let families = HttpFamilies::of(
+            &self.collector,
+            &self.duration_buckets,
+            &self.size_buckets,
+            self.native,
+        );
         HttpMetricsLayer {
             shared: Arc::new(Shared {
                 collector: self.collector,
@@ -235,6 +277,7 @@ impl std::fmt::Debug for HttpMetricsLayerBuilder {
             .field("duration_buckets", &self.duration_buckets)
             .field("size_buckets", &self.size_buckets)
             .field("max_routes", &self.max_routes)
+            .field("native", &self.native)
             .finish_non_exhaustive()
     }
 }

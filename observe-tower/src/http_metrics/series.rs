@@ -99,7 +99,7 @@ mod tests {
     #[test]
     fn every_status_counts_once_in_its_own_series_past_the_slots() {
         let collector = MetricsCollector::new();
-        let families = HttpFamilies::of(&collector, &[0.1], &[100.0]);
+        let families = HttpFamilies::of(&collector, &[0.1], &[100.0], None);
         let series = MethodSeries::new(&collector, &families, 0, &Arc::from("/r"));
         let statuses = [200, 404, 200, 500, 201, 503, 418, 200, 418];
         for status in statuses {

@@ -35,11 +35,13 @@
 
 mod auth;
 mod health;
+mod negotiate;
 mod query;
 mod readiness;
 mod response;
 mod service;
 
+pub use negotiate::{EncodeError, Exposition};
 pub use readiness::Readiness;
 pub use response::MonitoringBody;
 pub use service::{DetailsPolicy, MonitoringService, MonitoringServiceBuilder};

@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use http::header::{ACCEPT, WWW_AUTHENTICATE};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
-use observe_core::prometheus::ExpositionFormat;
 use observe_core::{
     HealthRegistry, MetricsCollector, OperationSnapshot, ProcessStats, SystemSummary,
 };
@@ -57,7 +56,7 @@ pub(crate) struct Shared {
 /// | `GET /system` | the collector's summary and the process figures |
 /// | `GET /operation?name=X` | one operation (alias `?operation=X`); 400 without a name, 404 for an unknown one |
 /// | `POST /reset` | resets the JSON views; needs `Authorization: Bearer <token>`; 401 without or with a wrong token, 403 when no token is configured |
-/// | `GET /prometheus` | the exposition: OpenMetrics when `Accept` asks for it, Prometheus text otherwise |
+/// | `GET /prometheus` | the exposition, by `Accept` (q-values): Prometheus text, OpenMetrics, or protobuf with native histograms (feature `protobuf`); see [`Exposition`](super::Exposition) |
 ///
 /// `/health` and `/ready` take the Kubernetes conventions `?exclude=NAME` (repeatable)
 /// and `?verbose`: `/ready` then lists each check's status; `/health` always does, and
@@ -260,18 +259,8 @@ fn reset<B>(shared: &Shared, req: &Request<B>) -> Response<MonitoringBody> {
 }
 
 fn prometheus<B>(collector: &MetricsCollector, req: &Request<B>) -> Response<MonitoringBody> {
-    let format = req
-        .headers()
-        .get(ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .map_or(ExpositionFormat::Prometheus, ExpositionFormat::from_accept);
-    match collector.encode_prometheus(format) {
-        Ok(text) => response::bytes(StatusCode::OK, format.content_type(), text.into_bytes()),
-        Err(_) => response::error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "a metric failed to encode",
-        ),
-    }
+    let accept = req.headers().get(ACCEPT).and_then(|v| v.to_str().ok());
+    super::negotiate::respond(collector, accept)
 }
 
 /// Builder for [`MonitoringService`].

@@ -210,6 +210,82 @@ async fn prometheus_negotiates_the_format_on_accept() {
     assert!(String::from_utf8_lossy(&om.body).ends_with("# EOF\n"));
 }
 
+/// What Prometheus 2.42 sends with `--enable-feature=native-histograms`: protobuf, with
+/// the native buckets of both the operations and the HTTP layer.
+#[cfg(feature = "protobuf")]
+#[tokio::test]
+async fn prometheus_serves_protobuf_with_native_histograms_when_asked() {
+    use axum::{Router, body::Body, routing::get as route};
+    use prometheus_client::encoding::prometheus_protobuf::prometheus_data_model::MetricFamily;
+    use prost::Message;
+
+    let collector = MetricsCollector::builder()
+        .native_histograms(3)
+        .build()
+        .expect("valid");
+    let app = Router::new()
+        .route("/users/{id}", route(|| async { "ada" }))
+        .layer(observe_tower::HttpMetricsLayer::new(&collector));
+    for _ in 0..3 {
+        let req = Request::get("/users/7")
+            .body(Body::empty())
+            .expect("request");
+        let response = app.clone().oneshot(req).await.expect("infallible");
+        let _ = response.into_body().collect().await;
+    }
+    let service = MonitoringService::builder(&collector).build();
+    let mut req = request(Method::GET, "/prometheus");
+    req.headers_mut().insert(
+        http::header::ACCEPT,
+        "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;\
+         encoding=delimited;q=0.7,text/plain;version=0.0.4;q=0.3,*/*;q=0.2"
+            .parse()
+            .expect("header"),
+    );
+    let reply = call(&service, req).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(
+        reply.header(CONTENT_TYPE),
+        "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
+    );
+    let mut body = &reply.body[..];
+    let mut families = Vec::new();
+    while !body.is_empty() {
+        families.push(MetricFamily::decode_length_delimited(&mut body).expect("a family"));
+    }
+    let native_of = |name: &str| {
+        let family = families.iter().find(|f| f.name == name).unwrap_or_else(|| {
+            panic!(
+                "{name} in {:?}",
+                families.iter().map(|f| &f.name).collect::<Vec<_>>()
+            )
+        });
+        let h = family.metric[0].histogram.clone().expect("a histogram");
+        (
+            h.schema,
+            h.sample_count,
+            h.positive_span.len(),
+            h.bucket.len(),
+        )
+    };
+    let (schema, count, spans, classic) = native_of("observe_operation_duration_seconds");
+    assert_eq!((schema, count), (3, 3));
+    assert!(spans >= 1 && classic == 16);
+    let (schema, count, spans, classic) = native_of("observe_http_request_duration_seconds");
+    assert_eq!((schema, count), (3, 3));
+    assert!(spans >= 1 && classic >= 15);
+    for family in ["process_cpu_seconds_total", "observe_http_requests_total"] {
+        assert!(families.iter().any(|f| f.name == family), "{family}");
+    }
+    // Text stays text, and classic.
+    let text = get(&service, "/prometheus").await;
+    let text = String::from_utf8_lossy(&text.body);
+    assert!(
+        text.contains("observe_http_request_duration_seconds_bucket{"),
+        "{text}"
+    );
+}
+
 #[tokio::test]
 async fn unknown_paths_and_wrong_methods_are_json_errors() {
     let (_, service) = populated();
