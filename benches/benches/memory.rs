@@ -145,7 +145,11 @@ fn print_shape(names: &[String], shape: Shape) -> MetricsCollector {
         observe_core::human_duration(shape.from),
         observe_core::human_duration(shape.to),
         shape.steps,
-        if shape.target.is_empty() { "" } else { "; target " },
+        if shape.target.is_empty() {
+            ""
+        } else {
+            "; target "
+        },
         shape.target,
     );
     collector

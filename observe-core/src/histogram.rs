@@ -144,14 +144,18 @@ struct Chunk {
     high: OnceBox<[AtomicU32; CHUNK]>,
     /// What the JSON views subtract: each counter's lifetime count at the last reset.
     base: OnceBox<[AtomicU64; CHUNK]>,
+    /// The recent window's checkpoints of this chunk, in the histogram of an
+    /// operation's first stripe (see [`crate::window`]); empty elsewhere.
+    window: Box<[AtomicU32]>,
 }
 
 impl Chunk {
-    fn new() -> Self {
+    fn new(window_words: usize) -> Self {
         Self {
             low: std::array::from_fn(|_| AtomicU32::new(0)),
             high: OnceBox::new(),
             base: OnceBox::new(),
+            window: (0..window_words).map(|_| AtomicU32::new(0)).collect(),
         }
     }
 
@@ -251,14 +255,37 @@ impl Chunk {
 pub(crate) struct Counts {
     chunks: Box<[OnceBox<Chunk>]>,
     len: usize,
+    /// Words of recent-window checkpoints each chunk holds (0 but in a first stripe).
+    window_words: usize,
 }
 
 impl Counts {
+    /// Counters whose chunks hold no recent window.
+    #[cfg(test)]
     pub(crate) fn new(len: usize) -> Self {
+        Self::with_window(len, 0)
+    }
+
+    /// Counters whose chunks also hold `window_words` words of a recent window each.
+    pub(crate) fn with_window(len: usize, window_words: usize) -> Self {
         Self {
             chunks: (0..len.div_ceil(CHUNK)).map(|_| OnceBox::new()).collect(),
             len,
+            window_words,
         }
+    }
+
+    /// The recent-window words of chunk `k`, if the chunk exists and holds any.
+    pub(crate) fn window(&self, k: usize) -> Option<&[AtomicU32]> {
+        let chunk = self.chunks.get(k)?.get()?;
+        (!chunk.window.is_empty()).then_some(&chunk.window[..])
+    }
+
+    /// The recent-window words of chunk `k`, creating the chunk if it is missing (a
+    /// checkpoint of a chunk that only other stripes have).
+    pub(crate) fn window_or_create(&self, k: usize) -> Option<&[AtomicU32]> {
+        let chunk = self.create(self.chunks.get(k)?);
+        (!chunk.window.is_empty()).then_some(&chunk.window[..])
     }
 
     /// Adds one to counter `idx` (which the caller keeps in bounds).
@@ -270,7 +297,7 @@ impl Counts {
         };
         let chunk = match slot.get() {
             Some(chunk) => chunk,
-            None => Self::create(slot),
+            None => self.create(slot),
         };
         if chunk.low[i].fetch_add(1, Relaxed) == CARRY - 1 {
             chunk.carry(i);
@@ -279,8 +306,8 @@ impl Counts {
 
     /// The chunk of `slot`, created by this record if no other has done so.
     #[cold]
-    fn create(slot: &OnceBox<Chunk>) -> &Chunk {
-        slot.get_or_init(|| Box::new(Chunk::new()))
+    fn create<'a>(&self, slot: &'a OnceBox<Chunk>) -> &'a Chunk {
+        slot.get_or_init(|| Box::new(Chunk::new(self.window_words)))
     }
 
     /// How many chunks the counters are cut into.
@@ -409,6 +436,7 @@ impl Counts {
             .filter_map(OnceBox::get)
             .map(|chunk| {
                 std::mem::size_of::<Chunk>()
+                    + chunk.window.len() * std::mem::size_of::<AtomicU32>()
                     + chunk
                         .high
                         .get()
@@ -493,7 +521,7 @@ mod tests {
     impl Counts {
         /// Chunk `k`, created if missing.
         fn chunk(&self, k: usize) -> &Chunk {
-            Self::create(&self.chunks[k])
+            self.create(&self.chunks[k])
         }
 
         /// Chunk `k`'s high words, created if missing.

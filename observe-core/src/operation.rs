@@ -191,13 +191,14 @@ struct Sums {
 
 impl Operation {
     pub(crate) fn new(name: &str, shared: Arc<Shared>) -> Self {
+        let window = Window::new(shared.layout, shared.window_length, shared.window_slots);
         Self {
             name: name.into(),
             name_head: head(name),
-            first: Stripe::new(&shared),
+            first: Stripe::new(&shared, window.chunk_words()),
             more: (1..shared.stripes).map(|_| OnceBox::new()).collect(),
             spread: AtomicU32::new(0),
-            window: Window::new(shared.layout, shared.window_length, shared.window_slots),
+            window,
             base_total_ns: AtomicU64::new(0),
             base_errors: AtomicU64::new(0),
             base_cancelled: AtomicU64::new(0),
@@ -250,7 +251,9 @@ impl Operation {
         };
         // Before this record counts itself, so that a checkpoint it takes excludes it.
         self.window
-            .tick(record.now, |checkpoint| self.checkpoint(checkpoint));
+            .tick(record.now, &self.first.histogram, |checkpoint| {
+                self.checkpoint(checkpoint)
+            });
         let spread = self.spread.load(Relaxed);
         if spread == SPREAD {
             self.spread_stripe().record(shared, record);
@@ -308,7 +311,7 @@ impl Operation {
             Some(i) => match self.more.get(i) {
                 Some(slot) => match slot.get() {
                     Some(stripe) => stripe,
-                    None => slot.get_or_init(|| Box::new(Stripe::new(&self.shared))),
+                    None => slot.get_or_init(|| Box::new(Stripe::new(&self.shared, 0))),
                 },
                 None => &self.first,
             },
@@ -376,9 +379,14 @@ impl Operation {
             .max()
             .unwrap_or(0);
         let age = now_ns.saturating_sub(self.shared.start_ns);
-        let window = self
-            .window
-            .reading(layout, now_ns, age, counts, merged.errors);
+        let window = self.window.reading(
+            &self.first.histogram,
+            layout,
+            now_ns,
+            age,
+            counts,
+            merged.errors,
+        );
         let covered = window.covered.as_secs_f64();
         OperationSnapshot {
             name: self.name.to_string(),
