@@ -108,14 +108,16 @@ impl Shared {
 ///
 /// Lifetime counters (total, errors, cancelled, `le` counts) never go back;
 /// [`reset`](Self::reset) moves a baseline that the JSON views subtract, so exporters can
-/// stay monotonic. The histogram, min, max and window serve only the JSON views and are
-/// cleared by a reset. What a record writes lives in [`Stripe`]s: one, or one per core
-/// once recorders collide (see [`crate::stripe`]); the recent window is the operation's
-/// own, checkpointing the sum of its stripes.
+/// stay monotonic: the fine histograms keep lifetime counts and a per-chunk base. Min,
+/// max and the window serve only the JSON views and are cleared by a reset. What a
+/// record writes lives in [`Stripe`]s: one, or one per core once recorders collide (see
+/// [`crate::stripe`]); the recent window is the operation's own, checkpointing the sum
+/// of its stripes (its counts live in the first stripe's chunks).
 ///
 /// `repr(C)` keeps the fields a lookup and a record read (the head of the name, the
 /// shared configuration, the spread state, the window's current period) together at the
-/// start, on one cache line.
+/// start, on one cache line with the rest of the header (128 bytes); the first stripe
+/// fills the next line.
 #[derive(Debug)]
 #[repr(C)]
 pub(crate) struct Operation {
@@ -128,7 +130,6 @@ pub(crate) struct Operation {
     spread: AtomicU32,
     window: Window,
     name: Box<str>,
-    first: Stripe,
     /// The other stripes, allocated when a thread that maps to one first records into
     /// this operation after it spread (lock-free: two threads that race to create one
     /// both record into the one that wins).
@@ -136,6 +137,8 @@ pub(crate) struct Operation {
     base_total_ns: AtomicU64,
     base_errors: AtomicU64,
     base_cancelled: AtomicU64,
+    /// On a cache line of its own (the header above fills one).
+    first: Stripe,
 }
 
 /// Bytes of a name kept in [`Operation::name_head`].
