@@ -60,7 +60,7 @@ impl Layout {
     }
 
     /// Number of coarse buckets used by recent windows.
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn coarse_buckets(self) -> usize {
         self.buckets() >> self.coarse_shift()
     }

@@ -701,6 +701,46 @@ mod tests {
     }
 
     #[test]
+    fn lifetime_buckets_are_visited_in_order_and_survive_a_reset() {
+        let op = Operation::new("x", shared(4));
+        op.spread.store(SPREAD, Relaxed);
+        let layout = op.shared.layout;
+        let durations = [3_000, 1_000_000, 1_000_000, 250_000_000];
+        for &ns in &durations {
+            op.record_ns(ns, Outcome::Ok);
+        }
+        op.reset();
+        record_from_threads(&op, 2, 10, false); // 1 ms, on two stripes
+        let mut seen = Vec::new();
+        op.for_each_lifetime_bucket(|idx, count| seen.push((idx, count)));
+        assert!(
+            seen.windows(2).all(|w| w[0].0 < w[1].0),
+            "in order: {seen:?}"
+        );
+        assert!(seen.iter().all(|&(_, count)| count > 0));
+        let ms = layout.index(1_000_000);
+        assert_eq!(
+            seen,
+            vec![
+                (layout.index(3_000), 1),
+                (ms, 22),
+                (layout.index(250_000_000), 1)
+            ]
+        );
+        assert!(
+            layout.lower_ns(ms) <= 1_000_000
+                && 1_000_000 < layout.lower_ns(ms) + layout.width_ns(ms)
+        );
+        assert_eq!(op.snapshot(0).count, 20, "the JSON views restarted");
+        #[cfg(feature = "prometheus")]
+        {
+            let mut buckets = Vec::new();
+            let lifetime = op.read_lifetime(&mut buckets);
+            assert_eq!(lifetime.count, seen.iter().map(|&(_, c)| c).sum::<u64>());
+        }
+    }
+
+    #[test]
     fn a_spread_operation_adds_its_stripes_up_exactly() {
         const THREADS: u64 = 6;
         const EACH: u64 = 10_000;
