@@ -60,7 +60,7 @@ impl Layout {
     }
 
     /// Number of coarse buckets used by recent windows.
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn coarse_buckets(self) -> usize {
         self.buckets() >> self.coarse_shift()
     }
@@ -135,23 +135,23 @@ pub(crate) const fn chunk_of(idx: usize) -> (usize, usize) {
     (idx >> CHUNK_SHIFT, idx & (CHUNK - 1))
 }
 
-/// [`CHUNK`] consecutive counters: 31 bits each in a `u32` low word, a high word
-/// allocated once one of them passes `2^31`, and the counts as a reset left them,
-/// allocated by the first reset that finds this chunk.
+/// [`CHUNK`] consecutive counters: 31 bits each in a `u32` low word, and a high word
+/// allocated once one of them passes `2^31`.
 #[derive(Debug)]
 struct Chunk {
     low: [AtomicU32; CHUNK],
     high: OnceBox<[AtomicU32; CHUNK]>,
-    /// What the JSON views subtract: each counter's lifetime count at the last reset.
-    base: OnceBox<[AtomicU64; CHUNK]>,
+    /// The recent window's checkpoints of this chunk, in the histogram of an
+    /// operation's first stripe (see [`crate::window`]); empty elsewhere.
+    window: Box<[AtomicU32]>,
 }
 
 impl Chunk {
-    fn new() -> Self {
+    fn new(window_words: usize) -> Self {
         Self {
             low: std::array::from_fn(|_| AtomicU32::new(0)),
             high: OnceBox::new(),
-            base: OnceBox::new(),
+            window: (0..window_words).map(|_| AtomicU32::new(0)).collect(),
         }
     }
 
@@ -215,9 +215,14 @@ impl Chunk {
     /// Reads the counts since the last reset of `range` into `out`. The base is read
     /// first: a reader that sees a reset's base sees at least the counts it was taken
     /// from.
-    fn read_since_reset(&self, range: Range<usize>, out: &mut [u64; CHUNK]) {
+    fn read_since_reset(
+        &self,
+        base_words: Option<&Base>,
+        range: Range<usize>,
+        out: &mut [u64; CHUNK],
+    ) {
         let mut base = [0; CHUNK];
-        if let Some(words) = self.base.get() {
+        if let Some(words) = base_words {
             for i in range.clone() {
                 base[i] = words[i].load(Acquire);
             }
@@ -228,6 +233,9 @@ impl Chunk {
         }
     }
 }
+
+/// A chunk's counts at the last reset.
+type Base = [AtomicU64; CHUNK];
 
 /// A fixed array of atomic counters, allocated in [`CHUNK`]s: a chunk is created by the
 /// first record that lands in it, so an operation holds only the ranges its durations
@@ -250,15 +258,43 @@ impl Chunk {
 #[derive(Debug)]
 pub(crate) struct Counts {
     chunks: Box<[OnceBox<Chunk>]>,
+    /// What the JSON views subtract: per chunk, each counter's lifetime count at the
+    /// last reset; the table is allocated by the first reset, a chunk's part by the
+    /// first reset that finds the chunk.
+    bases: OnceBox<Box<[OnceBox<Base>]>>,
     len: usize,
+    /// Words of recent-window checkpoints each chunk holds (0 but in a first stripe).
+    window_words: usize,
 }
 
 impl Counts {
+    /// Counters whose chunks hold no recent window.
+    #[cfg(test)]
     pub(crate) fn new(len: usize) -> Self {
+        Self::with_window(len, 0)
+    }
+
+    /// Counters whose chunks also hold `window_words` words of a recent window each.
+    pub(crate) fn with_window(len: usize, window_words: usize) -> Self {
         Self {
             chunks: (0..len.div_ceil(CHUNK)).map(|_| OnceBox::new()).collect(),
+            bases: OnceBox::new(),
             len,
+            window_words,
         }
+    }
+
+    /// The recent-window words of chunk `k`, if the chunk exists and holds any.
+    pub(crate) fn window(&self, k: usize) -> Option<&[AtomicU32]> {
+        let chunk = self.chunks.get(k)?.get()?;
+        (!chunk.window.is_empty()).then_some(&chunk.window[..])
+    }
+
+    /// The recent-window words of chunk `k`, creating the chunk if it is missing (a
+    /// checkpoint of a chunk that only other stripes have).
+    pub(crate) fn window_or_create(&self, k: usize) -> Option<&[AtomicU32]> {
+        let chunk = self.create(self.chunks.get(k)?);
+        (!chunk.window.is_empty()).then_some(&chunk.window[..])
     }
 
     /// Adds one to counter `idx` (which the caller keeps in bounds).
@@ -270,7 +306,7 @@ impl Counts {
         };
         let chunk = match slot.get() {
             Some(chunk) => chunk,
-            None => Self::create(slot),
+            None => self.create(slot),
         };
         if chunk.low[i].fetch_add(1, Relaxed) == CARRY - 1 {
             chunk.carry(i);
@@ -279,8 +315,13 @@ impl Counts {
 
     /// The chunk of `slot`, created by this record if no other has done so.
     #[cold]
-    fn create(slot: &OnceBox<Chunk>) -> &Chunk {
-        slot.get_or_init(|| Box::new(Chunk::new()))
+    fn create<'a>(&self, slot: &'a OnceBox<Chunk>) -> &'a Chunk {
+        slot.get_or_init(|| Box::new(Chunk::new(self.window_words)))
+    }
+
+    /// Chunk `k`'s counts at the last reset, if a reset found it.
+    fn base(&self, k: usize) -> Option<&Base> {
+        self.bases.get()?.get(k)?.get()
     }
 
     /// How many chunks the counters are cut into.
@@ -316,7 +357,7 @@ impl Counts {
             let Some(chunk) = slot.get() else { continue };
             let range = self.chunk_range(k);
             let mut out = [0; CHUNK];
-            chunk.read_since_reset(range.clone(), &mut out);
+            chunk.read_since_reset(self.base(k), range.clone(), &mut out);
             let first = k * CHUNK;
             for (sum, c) in sums.iter_mut().skip(first).zip(&out[range]) {
                 *sum += c;
@@ -339,7 +380,7 @@ impl Counts {
             return;
         };
         let mut out = [0; CHUNK];
-        chunk.read_since_reset(self.chunk_range(k), &mut out);
+        chunk.read_since_reset(self.base(k), self.chunk_range(k), &mut out);
         let run = 1 << layout.coarse_shift();
         for (words, out) in out.chunks(run).zip(coarse) {
             // Modulo 2^32 by design: the window subtracts checkpoints modulo 2^32.
@@ -350,11 +391,7 @@ impl Counts {
 
     /// Visits, for each chunk in `range` of counters (cut to the counters), the part of
     /// it inside `range` read with `read`.
-    fn fold_range(
-        &self,
-        range: Range<usize>,
-        read: fn(&Chunk, Range<usize>, &mut [u64; CHUNK]),
-    ) -> u64 {
+    fn fold_range(&self, range: Range<usize>, since_reset: bool) -> u64 {
         let end = range.end.min(self.len);
         let mut idx = range.start.min(end);
         let mut sum = 0;
@@ -363,7 +400,11 @@ impl Counts {
             let stop = (end - k * CHUNK).min(CHUNK);
             if let Some(chunk) = self.chunks.get(k).and_then(OnceBox::get) {
                 let mut out = [0; CHUNK];
-                read(chunk, i..stop, &mut out);
+                if since_reset {
+                    chunk.read_since_reset(self.base(k), i..stop, &mut out);
+                } else {
+                    chunk.read(i..stop, &mut out);
+                }
                 sum += out[i..stop].iter().sum::<u64>();
             }
             idx = k * CHUNK + stop;
@@ -372,24 +413,27 @@ impl Counts {
     }
 
     /// The lifetime sum of the counters in `range` (cut to the counters).
+    #[cfg(any(test, feature = "prometheus"))]
     pub(crate) fn sum(&self, range: Range<usize>) -> u64 {
-        self.fold_range(range, Chunk::read)
+        self.fold_range(range, false)
     }
 
     /// The sum of the counters in `range` since the last reset.
     pub(crate) fn sum_since_reset(&self, range: Range<usize>) -> u64 {
-        self.fold_range(range, Chunk::read_since_reset)
+        self.fold_range(range, true)
     }
 
     /// Restarts the counts since reset: stores each counter's lifetime count as its
     /// base. A record racing it is counted either in the base or after it, never lost
     /// to the lifetime counts.
     pub(crate) fn rebase(&self) {
+        let bases = self
+            .bases
+            .get_or_init(|| Box::new(self.chunks.iter().map(|_| OnceBox::new()).collect()));
         for (k, slot) in self.chunks.iter().enumerate() {
             let Some(chunk) = slot.get() else { continue };
-            let base = chunk
-                .base
-                .get_or_init(|| Box::new(std::array::from_fn(|_| AtomicU64::new(0))));
+            let Some(base) = bases.get(k) else { continue };
+            let base = base.get_or_init(|| Box::new(std::array::from_fn(|_| AtomicU64::new(0))));
             let mut out = [0; CHUNK];
             let range = self.chunk_range(k);
             chunk.read(range.clone(), &mut out);
@@ -409,17 +453,18 @@ impl Counts {
             .filter_map(OnceBox::get)
             .map(|chunk| {
                 std::mem::size_of::<Chunk>()
+                    + chunk.window.len() * std::mem::size_of::<AtomicU32>()
                     + chunk
                         .high
                         .get()
                         .map_or(0, |_| std::mem::size_of::<[AtomicU32; CHUNK]>())
-                    + chunk
-                        .base
-                        .get()
-                        .map_or(0, |_| std::mem::size_of::<[AtomicU64; CHUNK]>())
             })
             .sum();
-        table + chunks
+        let bases = self.bases.get().map_or(0, |bases| {
+            bases.len() * std::mem::size_of::<OnceBox<Base>>()
+                + bases.iter().filter_map(OnceBox::get).count() * std::mem::size_of::<Base>()
+        });
+        table + chunks + bases
     }
 }
 
@@ -493,7 +538,7 @@ mod tests {
     impl Counts {
         /// Chunk `k`, created if missing.
         fn chunk(&self, k: usize) -> &Chunk {
-            Self::create(&self.chunks[k])
+            self.create(&self.chunks[k])
         }
 
         /// Chunk `k`'s high words, created if missing.
@@ -554,7 +599,7 @@ mod tests {
         counts.rebase();
         assert_eq!(
             counts.heap_bytes() - before,
-            2 * std::mem::size_of::<[AtomicU64; CHUNK]>()
+            33 * 8 + 2 * std::mem::size_of::<[AtomicU64; CHUNK]>()
         );
         counts.increment(LAYOUT.index(1_000_000));
         assert_eq!(counts.sum_since_reset(0..LAYOUT.buckets()), 1);

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::clock::Clock;
 use crate::exemplar::Exemplars;
-use crate::histogram::{CHUNK, Layout, quantile_bucket};
+use crate::histogram::{Layout, quantile_bucket};
 use crate::report::{ExemplarSnapshot, OperationSnapshot, RecentSnapshot, percent};
 use crate::stripe::{Merged, Record, Stripe, thread_stripe};
 use crate::sync::{AtomicU32, AtomicU64, OnceBox};
@@ -110,14 +110,16 @@ impl Shared {
 ///
 /// Lifetime counters (total, errors, cancelled, `le` counts) never go back;
 /// [`reset`](Self::reset) moves a baseline that the JSON views subtract, so exporters can
-/// stay monotonic. The histogram, min, max and window serve only the JSON views and are
-/// cleared by a reset. What a record writes lives in [`Stripe`]s: one, or one per core
-/// once recorders collide (see [`crate::stripe`]); the recent window is the operation's
-/// own, checkpointing the sum of its stripes.
+/// stay monotonic: the fine histograms keep lifetime counts and a per-chunk base. Min,
+/// max and the window serve only the JSON views and are cleared by a reset. What a
+/// record writes lives in [`Stripe`]s: one, or one per core once recorders collide (see
+/// [`crate::stripe`]); the recent window is the operation's own, checkpointing the sum
+/// of its stripes (its counts live in the first stripe's chunks).
 ///
 /// `repr(C)` keeps the fields a lookup and a record read (the head of the name, the
 /// shared configuration, the spread state, the window's current period) together at the
-/// start, on one cache line.
+/// start, on one cache line with the rest of the header (128 bytes); the first stripe
+/// fills the next line.
 #[derive(Debug)]
 #[repr(C)]
 pub(crate) struct Operation {
@@ -130,7 +132,6 @@ pub(crate) struct Operation {
     spread: AtomicU32,
     window: Window,
     name: Box<str>,
-    first: Stripe,
     /// The other stripes, allocated when a thread that maps to one first records into
     /// this operation after it spread (lock-free: two threads that race to create one
     /// both record into the one that wins).
@@ -138,6 +139,9 @@ pub(crate) struct Operation {
     base_total_ns: AtomicU64,
     base_errors: AtomicU64,
     base_cancelled: AtomicU64,
+    /// On a cache line of its own (the header above fills one).
+    first: Stripe,
+    // Cold: touched by rare events and sampled traces, after the first stripe.
     /// Log events seen inside the operation (by the `tracing` layer), per [`EventLevel`]:
     /// rare, so one counter each, not striped.
     events: [AtomicU64; EventLevel::COUNT],
@@ -229,13 +233,14 @@ struct Sums {
 
 impl Operation {
     pub(crate) fn new(name: &str, shared: Arc<Shared>) -> Self {
+        let window = Window::new(shared.layout, shared.window_length, shared.window_slots);
         Self {
             name: name.into(),
             name_head: head(name),
-            first: Stripe::new(&shared),
+            first: Stripe::new(&shared, window.chunk_words()),
             more: (1..shared.stripes).map(|_| OnceBox::new()).collect(),
             spread: AtomicU32::new(0),
-            window: Window::new(shared.layout, shared.window_length, shared.window_slots),
+            window,
             base_total_ns: AtomicU64::new(0),
             base_errors: AtomicU64::new(0),
             base_cancelled: AtomicU64::new(0),
@@ -312,7 +317,9 @@ impl Operation {
         };
         // Before this record counts itself, so that a checkpoint it takes excludes it.
         self.window
-            .tick(record.now, |checkpoint| self.checkpoint(checkpoint));
+            .tick(record.now, &self.first.histogram, |checkpoint| {
+                self.checkpoint(checkpoint)
+            });
         let spread = self.spread.load(Relaxed);
         if spread == SPREAD {
             self.spread_stripe().record(shared, record);
@@ -422,7 +429,7 @@ impl Operation {
             Some(i) => match self.more.get(i) {
                 Some(slot) => match slot.get() {
                     Some(stripe) => stripe,
-                    None => slot.get_or_init(|| Box::new(Stripe::new(&self.shared))),
+                    None => slot.get_or_init(|| Box::new(Stripe::new(&self.shared, 0))),
                 },
                 None => &self.first,
             },
@@ -490,9 +497,14 @@ impl Operation {
             .max()
             .unwrap_or(0);
         let age = now_ns.saturating_sub(self.shared.start_ns);
-        let window = self
-            .window
-            .reading(layout, now_ns, age, counts, merged.errors);
+        let window = self.window.reading(
+            &self.first.histogram,
+            layout,
+            now_ns,
+            age,
+            counts,
+            merged.errors,
+        );
         let covered = window.covered.as_secs_f64();
         OperationSnapshot {
             name: self.name.to_string(),
@@ -558,7 +570,7 @@ impl Operation {
     pub(crate) fn for_each_lifetime_bucket(&self, mut f: impl FnMut(usize, u64)) {
         let buckets = self.shared.layout.buckets();
         for k in 0..self.first.histogram.chunk_count() {
-            let mut sums = [0; CHUNK];
+            let mut sums = [0; crate::histogram::CHUNK];
             let mut any = false;
             for stripe in self.stripes() {
                 any |= stripe.histogram.add_lifetime_chunk(k, &mut sums);
@@ -567,7 +579,7 @@ impl Operation {
                 continue;
             }
             for (i, &count) in sums.iter().enumerate() {
-                let idx = k * CHUNK + i;
+                let idx = k * crate::histogram::CHUNK + i;
                 if count > 0 && idx < buckets {
                     f(idx, count);
                 }
@@ -859,6 +871,46 @@ mod tests {
             (2_001, 0)
         );
         assert_eq!((snapshot.count, snapshot.error_count), (6_002, 4_000));
+    }
+
+    #[test]
+    fn lifetime_buckets_are_visited_in_order_and_survive_a_reset() {
+        let op = Operation::new("x", shared(4));
+        op.spread.store(SPREAD, Relaxed);
+        let layout = op.shared.layout;
+        let durations = [3_000, 1_000_000, 1_000_000, 250_000_000];
+        for &ns in &durations {
+            op.record_ns(ns, Outcome::Ok);
+        }
+        op.reset();
+        record_from_threads(&op, 2, 10, false); // 1 ms, on two stripes
+        let mut seen = Vec::new();
+        op.for_each_lifetime_bucket(|idx, count| seen.push((idx, count)));
+        assert!(
+            seen.windows(2).all(|w| w[0].0 < w[1].0),
+            "in order: {seen:?}"
+        );
+        assert!(seen.iter().all(|&(_, count)| count > 0));
+        let ms = layout.index(1_000_000);
+        assert_eq!(
+            seen,
+            vec![
+                (layout.index(3_000), 1),
+                (ms, 22),
+                (layout.index(250_000_000), 1)
+            ]
+        );
+        assert!(
+            layout.lower_ns(ms) <= 1_000_000
+                && 1_000_000 < layout.lower_ns(ms) + layout.width_ns(ms)
+        );
+        assert_eq!(op.snapshot(0).count, 20, "the JSON views restarted");
+        #[cfg(feature = "prometheus")]
+        {
+            let mut buckets = Vec::new();
+            let lifetime = op.read_lifetime(&mut buckets);
+            assert_eq!(lifetime.count, seen.iter().map(|&(_, c)| c).sum::<u64>());
+        }
     }
 
     #[test]

@@ -20,14 +20,11 @@
 use std::cell::Cell;
 use std::sync::atomic::Ordering::Relaxed;
 
-use crossbeam_utils::CachePadded;
-
 use crate::histogram::{Counts, Layout};
 use crate::operation::Shared;
 use crate::sync::{AtomicU64, AtomicUsize};
 
-/// The counters a record always writes, on a cache line of their own so that the
-/// header of the operation (read by every recorder) and other stripes never share it.
+/// The counters a record always writes, at the start of its stripe's cache line.
 #[derive(Debug)]
 pub(crate) struct Hot {
     pub(crate) total_ns: AtomicU64,
@@ -50,10 +47,14 @@ pub(crate) struct Record {
     pub(crate) cancelled: bool,
 }
 
-/// Everything one record writes.
+/// Everything one record writes, on a cache line of its own (128 bytes, as
+/// `crossbeam_utils::CachePadded` on x86-64) so that the header of the operation (read by
+/// every recorder) and other stripes never share it. The counters, the histogram's chunk
+/// table pointer and the `le` pointer fit in one line.
 #[derive(Debug)]
+#[repr(C, align(128))]
 pub(crate) struct Stripe {
-    pub(crate) hot: CachePadded<Hot>,
+    pub(crate) hot: Hot,
     pub(crate) histogram: Counts,
     /// Per Prometheus `le` bucket, the records that landed in a fine bucket straddling
     /// a boundary (never reset; see [`crate::prometheus::LeTable`]).
@@ -62,18 +63,20 @@ pub(crate) struct Stripe {
 }
 
 impl Stripe {
-    pub(crate) fn new(shared: &Shared) -> Self {
+    /// A stripe whose histogram chunks hold `window_words` words of the operation's
+    /// recent window each (the first stripe's), or none (0).
+    pub(crate) fn new(shared: &Shared, window_words: usize) -> Self {
         let layout = shared.layout;
         Self {
-            hot: CachePadded::new(Hot {
+            hot: Hot {
                 total_ns: AtomicU64::new(0),
                 errors: AtomicU64::new(0),
                 cancelled: AtomicU64::new(0),
                 min_ns: AtomicU64::new(u64::MAX),
                 max_ns: AtomicU64::new(0),
                 last_ns: AtomicU64::new(0),
-            }),
-            histogram: Counts::new(layout.buckets()),
+            },
+            histogram: Counts::with_window(layout.buckets(), window_words),
             #[cfg(feature = "prometheus")]
             le_straddling: (0..shared.le.len()).map(|_| AtomicU64::new(0)).collect(),
         }
@@ -84,7 +87,7 @@ impl Stripe {
     pub(crate) fn record(&self, shared: &Shared, r: Record) -> bool {
         #[cfg(not(feature = "prometheus"))]
         let _ = shared;
-        let hot = &*self.hot;
+        let hot = &self.hot;
         // Another core's add between the load and ours shows in the value ours returns.
         let before = hot.total_ns.load(Relaxed);
         let alone = hot.total_ns.fetch_add(r.ns, Relaxed) == before;
@@ -130,7 +133,7 @@ impl Stripe {
     /// bucket's lower bound). A record that lands after this scan sets min and max
     /// itself, after its count.
     fn restart_range(&self, layout: Layout) {
-        let hot = &*self.hot;
+        let hot = &self.hot;
         hot.min_ns.store(u64::MAX, Relaxed);
         hot.max_ns.store(0, Relaxed);
         hot.last_ns.store(0, Relaxed);
@@ -279,7 +282,7 @@ mod tests {
     #[test]
     fn a_record_caught_inside_a_reset_stays_counted() {
         let shared = shared();
-        let stripe = Stripe::new(&shared);
+        let stripe = Stripe::new(&shared, 0);
         record(&shared, &stripe, 1_000);
         // The record lands after the counts were taken and before min and max are
         // emptied: its own min and max are lost, its count is not.
@@ -297,11 +300,11 @@ mod tests {
     #[test]
     fn a_reset_with_nothing_in_flight_leaves_min_and_max_empty() {
         let shared = shared();
-        let stripe = Stripe::new(&shared);
+        let stripe = Stripe::new(&shared, 0);
         record(&shared, &stripe, 5_000);
         stripe.reset(&shared);
         assert_eq!(stripe.count(shared.layout), 0);
-        let hot = &*stripe.hot;
+        let hot = &stripe.hot;
         let relaxed = std::sync::atomic::Ordering::Relaxed;
         assert_eq!(
             (hot.min_ns.load(relaxed), hot.max_ns.load(relaxed)),

@@ -23,8 +23,8 @@ use std::sync::atomic::{Ordering::AcqRel, Ordering::Acquire};
 use std::sync::atomic::{Ordering::Relaxed, Ordering::Release};
 use std::time::Duration;
 
-use crate::histogram::{CHUNK, Layout, quantile_bucket};
-use crate::sync::{AtomicU32, AtomicU64, OnceBox, fence};
+use crate::histogram::{CHUNK, Counts, Layout, quantile_bucket};
+use crate::sync::{AtomicU32, AtomicU64, fence};
 
 /// Recent figures read from a window.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
@@ -64,16 +64,15 @@ const MAX_SLOTS: usize = 1 << SLOT_BITS;
 /// The recent window of one operation.
 ///
 /// The coarse counts of the checkpoints are kept per chunk of the fine histogram
-/// ([`CHUNK`] fine buckets), each chunk holding its coarse buckets for every slot, and
-/// allocated by the first checkpoint that finds the chunk in the histogram: the window
-/// holds only what its histogram has. A chunk the window lacks counted zero at every
-/// checkpoint the window holds.
+/// ([`CHUNK`] fine buckets), inside the chunks of the operation's first stripe (the
+/// `holder` of the methods below): `slots × per_chunk` counts (slot-major), modulo
+/// 2^32 (a window never holds 2^32 records of one coarse bucket), allocated with the
+/// chunk. The window holds only what its histogram has; a chunk the holder lacks
+/// counted zero at every checkpoint the window holds, and a checkpoint that finds a
+/// chunk only on another stripe creates it in the holder.
 #[derive(Debug)]
 pub(crate) struct Window {
     slots: Box<[Slot]>,
-    /// Per fine chunk, `slots.len() × per_chunk` coarse counts (slot-major), modulo 2^32:
-    /// a window never holds 2^32 records of one coarse bucket.
-    coarse: Box<[OnceBox<Box<[AtomicU32]>>]>,
     /// Coarse buckets per fine chunk.
     per_chunk: usize,
     slot_ns: u64,
@@ -86,22 +85,18 @@ pub(crate) struct Window {
 #[derive(Debug)]
 pub(crate) struct Checkpoint<'a> {
     window: &'a Window,
+    holder: &'a Counts,
     slot: usize,
 }
 
 impl Checkpoint<'_> {
-    /// This checkpoint's coarse counts of fine chunk `k` (zeroed), created if the
-    /// window had none.
+    /// This checkpoint's coarse counts of fine chunk `k` (zeroed), the chunk created in
+    /// the holder if it had none.
     pub(crate) fn chunk(&self, k: usize) -> Option<&[AtomicU32]> {
-        let w = self.window;
-        let words = w.coarse.get(k)?.get_or_init(|| {
-            Box::new(
-                (0..w.slots.len() * w.per_chunk)
-                    .map(|_| AtomicU32::new(0))
-                    .collect(),
-            )
-        });
-        words.get(self.slot * w.per_chunk..(self.slot + 1) * w.per_chunk)
+        let per = self.window.per_chunk;
+        self.holder
+            .window_or_create(k)?
+            .get(self.slot * per..(self.slot + 1) * per)
     }
 }
 
@@ -116,13 +111,15 @@ impl Window {
                     errors: AtomicU64::new(0),
                 })
                 .collect(),
-            coarse: (0..layout.buckets().div_ceil(CHUNK))
-                .map(|_| OnceBox::new())
-                .collect(),
             per_chunk: CHUNK >> layout.coarse_shift(),
             slot_ns,
             latest: AtomicU64::new(0),
         }
+    }
+
+    /// Words each chunk of the holder keeps for this window.
+    pub(crate) fn chunk_words(&self) -> usize {
+        self.slots.len() * self.per_chunk
     }
 
     fn epoch(&self, now_ns: u64) -> u64 {
@@ -134,18 +131,29 @@ impl Window {
     /// (modulo 2^32) of each fine chunk its histograms have into
     /// [`Checkpoint::chunk`] and returns the error count.
     #[inline]
-    pub(crate) fn tick(&self, now_ns: u64, take: impl FnOnce(&Checkpoint<'_>) -> u64) {
+    pub(crate) fn tick(
+        &self,
+        now_ns: u64,
+        holder: &Counts,
+        take: impl FnOnce(&Checkpoint<'_>) -> u64,
+    ) {
         let latest = self.latest.load(Relaxed);
         let epoch = latest >> SLOT_BITS;
         // Epoch `e` covers `[(e - 1) * slot_ns, e * slot_ns)`.
         let start = epoch.wrapping_sub(1).wrapping_mul(self.slot_ns);
         if epoch == 0 || now_ns.wrapping_sub(start) >= self.slot_ns {
-            self.begin_period(now_ns, latest, take);
+            self.begin_period(now_ns, latest, holder, take);
         }
     }
 
     #[cold]
-    fn begin_period(&self, now_ns: u64, latest: u64, take: impl FnOnce(&Checkpoint<'_>) -> u64) {
+    fn begin_period(
+        &self,
+        now_ns: u64,
+        latest: u64,
+        holder: &Counts,
+        take: impl FnOnce(&Checkpoint<'_>) -> u64,
+    ) {
         let epoch = self.epoch(now_ns);
         // An earlier period (a clock that went backwards, a late thread) changes nothing;
         // of the records that reach a new one, one takes the checkpoint.
@@ -169,8 +177,9 @@ impl Window {
         // at 0 (or later) when it checks again after its acquire fence, and one that
         // sees the new epoch (release, acquire) sees every count stored below.
         fence(Release);
-        for words in self.coarse.iter().filter_map(OnceBox::get) {
-            let words = words.get(index * self.per_chunk..(index + 1) * self.per_chunk);
+        let mine = index * self.per_chunk..(index + 1) * self.per_chunk;
+        for k in 0..holder.chunk_count() {
+            let words = holder.window(k).and_then(|w| w.get(mine.clone()));
             words
                 .into_iter()
                 .flatten()
@@ -178,6 +187,7 @@ impl Window {
         }
         let checkpoint = Checkpoint {
             window: self,
+            holder,
             slot: index,
         };
         slot.errors.store(take(&checkpoint), Relaxed);
@@ -188,6 +198,7 @@ impl Window {
     /// fine counts and errors as read now.
     pub(crate) fn reading(
         &self,
+        holder: &Counts,
         layout: Layout,
         now_ns: u64,
         age_ns: u64,
@@ -208,9 +219,11 @@ impl Window {
             {
                 continue;
             }
-            let mut coarse = vec![0u32; self.coarse.len() * self.per_chunk];
-            for (k, words) in self.coarse.iter().enumerate() {
-                let Some(words) = words.get() else { continue };
+            let mut coarse = vec![0u32; holder.chunk_count() * self.per_chunk];
+            for k in 0..holder.chunk_count() {
+                let Some(words) = holder.window(k) else {
+                    continue;
+                };
                 let mine = words.get(index * self.per_chunk..(index + 1) * self.per_chunk);
                 let out = coarse.get_mut(k * self.per_chunk..(k + 1) * self.per_chunk);
                 if let (Some(mine), Some(out)) = (mine, out) {
@@ -270,18 +283,9 @@ impl Window {
         }
     }
 
-    /// Heap bytes held.
+    /// Heap bytes held (the coarse counts are the holder's).
     pub(crate) fn heap_bytes(&self) -> usize {
-        let word = std::mem::size_of::<AtomicU32>();
-        let chunks: usize = self
-            .coarse
-            .iter()
-            .filter_map(OnceBox::get)
-            .map(|words| std::mem::size_of::<Box<[AtomicU32]>>() + words.len() * word)
-            .sum();
         self.slots.len() * std::mem::size_of::<Slot>()
-            + self.coarse.len() * std::mem::size_of::<OnceBox<Box<[AtomicU32]>>>()
-            + chunks
     }
 }
 
@@ -302,15 +306,16 @@ mod tests {
 
     impl Owner {
         fn new() -> Self {
+            let window = Window::new(LAYOUT, Duration::from_secs(60), 6);
             Self {
-                window: Window::new(LAYOUT, Duration::from_secs(60), 6),
-                histogram: Counts::new(LAYOUT.buckets()),
+                histogram: Counts::with_window(LAYOUT.buckets(), window.chunk_words()),
+                window,
                 errors: AtomicU64::new(0),
             }
         }
 
         fn record(&self, now: u64, ns: u64, failed: bool) {
-            self.window.tick(now, |checkpoint| {
+            self.window.tick(now, &self.histogram, |checkpoint| {
                 for k in 0..self.histogram.chunk_count() {
                     if self.histogram.has_chunk(k)
                         && let Some(coarse) = checkpoint.chunk(k)
@@ -329,7 +334,8 @@ mod tests {
         fn read(&self, now: u64) -> WindowReading {
             let fine = self.histogram.read();
             let errors = self.errors.load(Relaxed);
-            self.window.reading(LAYOUT, now, now, &fine, errors)
+            self.window
+                .reading(&self.histogram, LAYOUT, now, now, &fine, errors)
         }
     }
 
@@ -429,7 +435,7 @@ mod loom_models {
     /// A record as an operation makes it: the checkpoint if it is the first of its
     /// period, then the count.
     fn record(window: &Window, counts: &Counts, now: u64, ns: u64) {
-        window.tick(now, |checkpoint| {
+        window.tick(now, counts, |checkpoint| {
             for k in 0..counts.chunk_count() {
                 if counts.has_chunk(k)
                     && let Some(coarse) = checkpoint.chunk(k)
@@ -449,7 +455,7 @@ mod loom_models {
     fn the_window_checkpoint_against_concurrent_records() {
         crate::sync::model(|| {
             let window = Arc::new(Window::new(LAYOUT, Duration::from_secs(1), 1));
-            let counts = Arc::new(Counts::new(LAYOUT.buckets()));
+            let counts = Arc::new(Counts::with_window(LAYOUT.buckets(), window.chunk_words()));
             // Two records before the first checkpoint, which then holds 2.
             counts.increment(LAYOUT.index(3_000));
             counts.increment(LAYOUT.index(3_000));
@@ -459,12 +465,19 @@ mod loom_models {
                 let (window, counts) = (Arc::clone(&window), Arc::clone(&counts));
                 loom::thread::spawn(move || record(&window, &counts, SEC + SEC / 2, 3_000))
             };
-            let reading = window.reading(LAYOUT, SEC / 2 + 1, SEC, &fine, 0);
+            let reading = window.reading(&counts, LAYOUT, SEC / 2 + 1, SEC, &fine, 0);
             // Since the checkpoint of 2, one record; or no checkpoint at all.
             assert!(reading.count <= 1, "{}", reading.count);
             next.join().expect("next period");
             assert_eq!(counts.sum(0..LAYOUT.buckets()), 4);
-            let reading = window.reading(LAYOUT, SEC + SEC / 2 + 1, 2 * SEC, &counts.read(), 0);
+            let reading = window.reading(
+                &counts,
+                LAYOUT,
+                SEC + SEC / 2 + 1,
+                2 * SEC,
+                &counts.read(),
+                0,
+            );
             assert_eq!(reading.count, 1);
         });
     }
