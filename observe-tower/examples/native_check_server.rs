@@ -108,12 +108,21 @@ fn args() -> Result<Args, String> {
     Ok(args)
 }
 
-/// Records `samples[range]` of each distribution.
+/// Records `samples[range]` of each distribution; one sample in 997 carries a sampled
+/// trace, so the expositions Prometheus scrapes carry exemplars too (on classic buckets
+/// in protobuf, on `_bucket` lines in OpenMetrics), and a scrape error for one would show.
 fn record(collector: &MetricsCollector, samples: &[Vec<u64>], range: std::ops::Range<usize>) {
     for (name, durations) in DISTRIBUTIONS.iter().zip(samples) {
         let op = collector.operation(name);
-        for &ns in &durations[range.clone()] {
-            op.record(Duration::from_nanos(ns), false);
+        for i in range.clone() {
+            let duration = Duration::from_nanos(durations[i]);
+            let trace = observe_core::TraceContext::new(i as u128 + 1, i as u64 + 1, true);
+            match trace {
+                Some(trace) if i % 997 == 0 => {
+                    op.record_traced(duration, observe_core::Outcome::Ok, &trace);
+                }
+                _ => op.record(duration, false),
+            }
         }
     }
 }

@@ -16,6 +16,7 @@
 use super::native::NativeBuckets;
 use super::operations::{HELP_BUILD, HELP_CANCELLED, HELP_DURATION, HELP_ERRORS, HELP_OPERATIONS};
 use super::readings::Readings;
+use crate::exemplar::Exemplar;
 use crate::operation::Lifetime;
 
 /// The media type of the exposition.
@@ -184,17 +185,29 @@ impl ProtobufWriter {
         family.extend_from_slice(&self.histogram);
         let native = readings.native();
         let mut histogram: Vec<u8> = Vec::new();
-        for (i, (_, lifetime, buckets)) in readings.iter().enumerate() {
+        let mut bucket: Vec<u8> = Vec::new();
+        let entries = readings.iter().enumerate().zip(readings.operations());
+        for ((i, (_, lifetime, buckets)), op) in entries {
             histogram.clear();
             uint(&mut histogram, 1, lifetime.count);
             double(&mut histogram, 2, lifetime.sum_seconds);
+            // `Bucket.exemplar` of classic buckets: where Prometheus reads exemplars in
+            // protobuf (never on the count, never on a native histogram alone).
+            let mut exemplars = op.exemplars();
             let mut cumulative = 0u64;
             for (upper_bound, &count) in self.upper_bounds.iter().zip(buckets) {
                 cumulative += count;
-                key(&mut histogram, 3, LEN);
-                histogram.push((1 + varint_len(cumulative) + 9) as u8);
-                uint(&mut histogram, 1, cumulative);
-                histogram.extend_from_slice(upper_bound);
+                bucket.clear();
+                uint(&mut bucket, 1, cumulative);
+                bucket.extend_from_slice(upper_bound);
+                if let Some(exemplar) = exemplars.next().flatten() {
+                    write_exemplar(
+                        &mut bucket,
+                        &exemplar,
+                        op.shared().wall_time(exemplar.at_ns),
+                    );
+                }
+                bytes(&mut histogram, 3, &bucket);
             }
             if let Some(native) = native.and_then(|n| n.get(i)) {
                 write_native(&mut histogram, native, zero_threshold);
@@ -234,6 +247,43 @@ fn write_native(out: &mut Vec<u8>, native: &NativeBuckets, zero_threshold: f64) 
             varint(out, zigzag(delta));
         }
     }
+}
+
+/// `Exemplar { label: [trace_id, span_id], value, timestamp }` as field 3 of a `Bucket`.
+fn write_exemplar(out: &mut Vec<u8>, exemplar: &Exemplar, at: std::time::SystemTime) {
+    let mut message = Vec::with_capacity(100);
+    let mut hex = [0u8; 32];
+    for (name, value, digits) in [
+        ("trace_id", exemplar.trace.trace_id(), 32),
+        ("span_id", u128::from(exemplar.trace.span_id()), 16),
+    ] {
+        let value = hex_digits(&mut hex, value, digits);
+        key(&mut message, 1, LEN);
+        varint(
+            &mut message,
+            (2 + name.len() + 1 + varint_len(value.len() as u64) + value.len()) as u64,
+        );
+        bytes(&mut message, 1, name.as_bytes());
+        bytes(&mut message, 2, value);
+    }
+    double(&mut message, 2, exemplar.value_ns as f64 / 1e9);
+    let since = at.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    // google.protobuf.Timestamp { seconds = 1, nanos = 2 }
+    let mut timestamp = Vec::with_capacity(16);
+    uint(&mut timestamp, 1, since.as_secs());
+    uint(&mut timestamp, 2, u64::from(since.subsec_nanos()));
+    bytes(&mut message, 3, &timestamp);
+    bytes(out, 3, &message);
+}
+
+/// The low `digits` hex digits of `value`, lowercase and zero-padded, in `buffer`.
+fn hex_digits(buffer: &mut [u8; 32], value: u128, digits: usize) -> &[u8] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digits = digits.min(32);
+    for (i, byte) in buffer[..digits].iter_mut().enumerate() {
+        *byte = HEX[(value >> (4 * (digits - 1 - i))) as usize & 0xf];
+    }
+    &buffer[..digits]
 }
 
 /// Appends `message` with its varint length before it.

@@ -133,3 +133,72 @@ fn the_json_view_lists_the_slowest_recent_exemplars() {
         "the exposition keeps the latest per bucket"
     );
 }
+
+#[cfg(feature = "protobuf")]
+#[test]
+fn protobuf_carries_exemplars_on_classic_buckets_only() {
+    use prometheus_client::encoding::prometheus_protobuf::prometheus_data_model::MetricFamily;
+    use prost::Message;
+
+    let collector = collector();
+    collector.operation("checkout").record_traced(
+        Duration::from_millis(87),
+        Outcome::Ok,
+        &trace(SAMPLED),
+    );
+    collector.record_operation("quiet", Duration::from_millis(87), false);
+    let encoded = collector.encode_protobuf().expect("encodes");
+    let mut body: &[u8] = encoded.as_ref();
+    let mut families = Vec::new();
+    while !body.is_empty() {
+        families.push(MetricFamily::decode_length_delimited(&mut body).expect("a family"));
+    }
+    let duration = families
+        .iter()
+        .find(|f| f.name == "observe_operation_duration_seconds")
+        .expect("the duration family");
+    let mut seen = 0;
+    for metric in &duration.metric {
+        let operation = metric.label.iter().find(|l| l.name == "operation");
+        let operation = operation.map(|l| l.value.as_str()).unwrap_or_default();
+        let histogram = metric.histogram.as_ref().expect("a histogram");
+        for bucket in &histogram.bucket {
+            let Some(exemplar) = &bucket.exemplar else {
+                continue;
+            };
+            seen += 1;
+            assert_eq!(operation, "checkout");
+            assert_eq!(bucket.upper_bound, 0.1, "the bucket the record landed in");
+            let labels: Vec<_> = exemplar
+                .label
+                .iter()
+                .map(|l| (l.name.clone(), l.value.clone()))
+                .collect();
+            assert_eq!(
+                labels,
+                [
+                    (
+                        "trace_id".to_owned(),
+                        "4bf92f3577b34da6a3ce929d0e0e4736".to_owned()
+                    ),
+                    ("span_id".to_owned(), "00f067aa0ba902b7".to_owned())
+                ]
+            );
+            assert_eq!(exemplar.value, 0.087);
+            assert!(
+                exemplar
+                    .timestamp
+                    .as_ref()
+                    .is_some_and(|t| t.seconds > 1_700_000_000)
+            );
+        }
+    }
+    assert_eq!(seen, 1, "one exemplar, on one bucket");
+    for family in &families {
+        for metric in &family.metric {
+            if let Some(counter) = &metric.counter {
+                assert!(counter.exemplar.is_none(), "{:?}", family.name);
+            }
+        }
+    }
+}
