@@ -34,12 +34,14 @@
 //! ```
 
 mod auth;
+mod dashboard;
 mod health;
 mod query;
 mod readiness;
 mod response;
 mod service;
 
+pub use dashboard::DashboardHistory;
 pub use readiness::Readiness;
 pub use response::MonitoringBody;
 pub use service::{DetailsPolicy, MonitoringService, MonitoringServiceBuilder};
