@@ -253,13 +253,14 @@
     const fig = $(id);
     const W = Math.max(200, Math.round(fig.clientWidth - 24)), H = 160, L = 4, R = 4, T = 8, B = 22;
     const all = series.flatMap((s) => s.values.filter((v) => v[1] != null));
-    for (const old of fig.querySelectorAll('svg, .legend, .empty')) old.remove();
+    for (const old of fig.querySelectorAll('svg, .legend, .empty, .scale')) old.remove();
     fig.dataset.points = String(all.length);
     if (all.length < 2) {
       fig.append(el('p', { class: 'empty' }, 'Collecting: one point every few seconds.'));
       return;
     }
-    const t0 = Math.min(...all.map((v) => v[0])), t1 = Math.max(...all.map((v) => v[0]));
+    // Every chart spans the same time: the history's.
+    const t0 = state.points[0].t, t1 = state.points[state.points.length - 1].t;
     const ymax = Math.max(...all.map((v) => v[1])) * 1.1 || 1;
     const x = (t) => L + ((t - t0) / (t1 - t0 || 1)) * (W - L - R);
     const y = (v) => T + (1 - v / ymax) * (H - T - B);
@@ -288,10 +289,7 @@
     };
     axis(L, 'start', clock(t0));
     axis(W - R, 'end', clock(t1));
-    const top = svg('text', { x: W - R, y: T + 12, 'text-anchor': 'end', class: 'axis' });
-    top.textContent = fmt(ymax);
-    s.append(top);
-    fig.append(s);
+    fig.append(el('span', { class: 'scale' }, 'top: ' + fmt(ymax)), s);
     const legend = el('ul', { class: 'legend' });
     series.forEach((ser, i) => {
       const last = ser.values.filter((v) => v[1] != null).pop();
