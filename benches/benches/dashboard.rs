@@ -5,9 +5,11 @@
 //! cargo bench -p observe-benches --bench dashboard
 //! ```
 //!
-//! A tick reads every operation of the collector (`snapshot()`) and keeps the busiest 12;
-//! a poll reuses the table of the last second (`poll_cached`) or builds it again
-//! (`poll_fresh`: the snapshot, the top 200 rows and their JSON).
+//! A tick reads the counters of every operation (`for_each_count`), the process figures
+//! (`process_stats_read`, measured alone as a peer) and the recent quantiles of the 12
+//! busiest; a poll reuses the table of the last second (`poll_cached`) or builds it
+//! again (`poll_fresh`: the summary, the top 200 rows and their JSON); `http_poll` is the
+//! whole `GET dashboard/data?since=` through the service, health report included.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -46,6 +48,10 @@ fn traffic(handles: &[observe_core::OperationHandle]) {
 
 fn sampler(c: &mut Criterion) {
     let mut group = c.benchmark_group("dashboard");
+    // A peer in the same run: what every tick pays to read /proc.
+    group.bench_function("process_stats_read", |b| {
+        b.iter(|| black_box(observe_core::ProcessStats::read()));
+    });
     for n in SIZES {
         let collector = collector(n);
         let handles: Vec<_> = (0..n.min(20))

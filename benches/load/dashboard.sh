@@ -2,7 +2,8 @@
 # Throughput of the reference server under wrk with five dashboards open against none,
 # alternated (none, five, none, five, ...) so that drift on a shared machine hits both.
 # A "dashboard" is what the page does while visible: GET /monitoring/dashboard/data with
-# `?since=` the last point it has, every 2 s. On SQLite, GET /api/expenses/{id}.
+# `?since=` the last point it has, every 2 s (five of them in one python3 process, on a
+# kept-alive connection each). On SQLite, GET /api/expenses/{id}.
 #
 #   benches/load/dashboard.sh                  # ROUNDS=4 DURATION=15s by default
 #   ROUNDS=6 DURATION=30s benches/load/dashboard.sh
@@ -40,17 +41,29 @@ for i in $(seq 1 "$IDS"); do
         curl -sf -o /dev/null -H 'content-type: application/json' --data-binary @- "$BASE/api/expenses"
 done
 
-poller() { # what one visible page does: the history once, then the delta every 2 s
-    local seq
-    seq=$(curl -sf "$BASE/monitoring/dashboard/data" | python3 -c 'import json,sys; print(json.load(sys.stdin)["seq"])')
-    while true; do
-        sleep 2
-        seq=$(curl -sf "$BASE/monitoring/dashboard/data?since=$seq" |
-            python3 -c 'import json,sys; print(json.load(sys.stdin)["seq"])' || echo "$seq")
-    done
+# Five pages in one process, so that the pollers themselves cost the shared CPU little:
+# each loads the history once, then asks for the delta after its last point every 2 s.
+pollers() {
+    python3 - "$PORT" <<'PY'
+import http.client, json, sys, threading, time
+port = int(sys.argv[1])
+def page():
+    conn, seq = http.client.HTTPConnection("127.0.0.1", port, timeout=10), None
+    while True:
+        try:
+            conn.request("GET", "/monitoring/dashboard/data" + ("" if seq is None else f"?since={seq}"))
+            seq = json.loads(conn.getresponse().read())["seq"]
+        except Exception:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        time.sleep(2)
+for _ in range(5):
+    threading.Thread(target=page, daemon=True).start()
+while True:
+    time.sleep(60)
+PY
 }
 start_pollers() {
-    for _ in 1 2 3 4 5; do poller & POLLERS+=($!); done
+    pollers & POLLERS+=($!)
 }
 stop_pollers() {
     for pid in "${POLLERS[@]}"; do kill "$pid" 2>/dev/null || true; done

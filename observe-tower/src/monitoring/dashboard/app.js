@@ -15,6 +15,7 @@
     capacity: 180,
     points: [],
     rows: [],
+    total: 0,
     chosen: null, // Set of names, or null for "the busiest"
     sort: { key: 'rate', desc: true },
     timer: 0,
@@ -121,9 +122,10 @@
     if (state.points.length > state.capacity) state.points.splice(0, state.points.length - state.capacity);
     state.seq = Math.max(state.seq, d.seq || 0);
     state.rows = (d.operations && d.operations.rows) || [];
+    state.total = (d.operations && d.operations.total) || 0;
     renderHeader(d);
     renderChecks(d.health);
-    renderTable(d.operations);
+    renderTable();
     renderCharts();
   }
 
@@ -175,8 +177,8 @@
     if (!box.childElementCount) box.append(el('p', { class: 'hint' }, 'No health checks registered.'));
   }
 
-  function renderTable(ops) {
-    const total = (ops && ops.total) || 0;
+  function renderTable() {
+    const total = state.total;
     $('ops-count').textContent = state.rows.length < total
       ? '(' + state.rows.length + ' busiest of ' + total + ')'
       : '(' + total + ')';
@@ -309,7 +311,7 @@
     if (!th) return;
     const key = th.dataset.key;
     state.sort = { key, desc: state.sort.key === key ? !state.sort.desc : th.dataset.type !== 'text' };
-    renderTable({ total: Number(($('ops-count').textContent.match(/(\d+)\)$/) || [0, 0])[1]) });
+    renderTable();
   });
   document.addEventListener('visibilitychange', () => {
     if (document.visibilityState === 'hidden') {

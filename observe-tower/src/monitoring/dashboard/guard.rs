@@ -18,19 +18,19 @@ pub(super) fn check(
     policy: DetailsPolicy,
     token: Option<&str>,
     headers: &HeaderMap,
-) -> Result<(), Response<MonitoringBody>> {
+) -> Result<(), Box<Response<MonitoringBody>>> {
     match policy {
         DetailsPolicy::Always => Ok(()),
-        DetailsPolicy::Never => Err(response::error(
+        DetailsPolicy::Never => Err(Box::new(response::error(
             StatusCode::FORBIDDEN,
             "the dashboard is closed: its access policy is `never`",
-        )),
+        ))),
         DetailsPolicy::WithToken => {
             let Some(token) = token else {
-                return Err(response::error(
+                return Err(Box::new(response::error(
                     StatusCode::FORBIDDEN,
                     "the dashboard needs a token and none is configured",
-                ));
+                )));
             };
             if bearer_matches(headers, token) || basic_matches(headers, token) {
                 return Ok(());
@@ -44,7 +44,7 @@ pub(super) fn check(
                 WWW_AUTHENTICATE,
                 HeaderValue::from_static("Basic realm=\"observe dashboard\", charset=\"UTF-8\""),
             );
-            Err(refusal)
+            Err(Box::new(refusal))
         }
     }
 }
@@ -85,7 +85,7 @@ fn base64_decode(text: &str) -> Option<Vec<u8>> {
         }
     }
     let bytes = text.as_bytes();
-    if bytes.is_empty() || bytes.len() % 4 != 0 || bytes.len() > 4096 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(4) || bytes.len() > 4096 {
         return None;
     }
     let mut out = Vec::with_capacity(bytes.len() / 4 * 3);

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use observe_core::{MetricsCollector, OperationSnapshot, ProcessStats, SystemSummary};
+use observe_core::{MetricsCollector, ProcessStats, SystemSummary};
 use serde::Serialize;
 
 /// The longest the table and the summary may be reused between two reads.
@@ -75,16 +75,27 @@ struct Table {
     rows: Vec<Row>,
 }
 
+/// The counters of one operation at the last point.
+#[derive(Debug)]
+struct Counters {
+    count: u64,
+    errors: u64,
+    /// Records in the interval that ended at the last point.
+    delta: u64,
+    /// The point that last saw it (operations leave only when a collector is rebuilt).
+    seen: u64,
+}
+
 #[derive(Debug)]
 struct State {
     points: VecDeque<Point>,
     next_seq: u64,
-    /// When the last point was taken, and the counters it was taken from.
+    /// When the last point was taken.
     last_point: Option<Instant>,
-    previous: HashMap<Arc<str>, (u64, u64)>,
+    /// Every operation's counters at the last point; its keys are the names that the
+    /// points share.
+    previous: HashMap<Arc<str>, Counters>,
     previous_cpu: Option<f64>,
-    /// Names seen, so that every point shares one allocation per name.
-    names: HashMap<Box<str>, Arc<str>>,
     /// The table, summary and process figures of the last read, reused for
     /// [`TABLE_MAX_AGE`].
     table_at: Option<Instant>,
@@ -162,7 +173,6 @@ impl DashboardHistory {
                     last_point: None,
                     previous: HashMap::new(),
                     previous_cpu: None,
-                    names: HashMap::new(),
                     table_at: None,
                     table: Arc::new(Vec::new()),
                 }),
@@ -220,9 +230,8 @@ impl DashboardHistory {
         if !self.due(&state, now) {
             return false;
         }
-        let snapshot = self.inner.collector.snapshot();
         let process = ProcessStats::read();
-        self.take_point(&mut state, now, &snapshot, process.as_ref());
+        self.take_point(&mut state, now, process.as_ref());
         true
     }
 
@@ -239,39 +248,55 @@ impl DashboardHistory {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn take_point(
-        &self,
-        state: &mut State,
-        now: Instant,
-        snapshot: &[OperationSnapshot],
-        process: Option<&ProcessStats>,
-    ) {
+    fn take_point(&self, state: &mut State, now: Instant, process: Option<&ProcessStats>) {
+        let collector = &self.inner.collector;
         let dt = state
             .last_point
             .map(|last| now.duration_since(last).as_secs_f64());
-        let mut previous = HashMap::with_capacity(snapshot.len());
+        let seq = state.next_seq;
         let (mut count, mut errors) = (0u64, 0u64);
-        let mut busiest: Vec<(u64, u64, usize)> = Vec::with_capacity(snapshot.len());
-        for (i, op) in snapshot.iter().enumerate() {
-            let name = intern(&mut state.names, &op.name);
-            let (c0, e0) = state.previous.get(&name).copied().unwrap_or((0, 0));
-            // A reset of the JSON views restarts the counters: count from zero again.
-            let (dc, de) = if op.count < c0 {
-                (op.count, op.error_count)
-            } else {
-                (op.count - c0, op.error_count.saturating_sub(e0))
+        let mut busiest: Vec<(u64, u64, Arc<str>)> = Vec::new();
+        // Counters only: no quantile, no window, whatever the number of operations.
+        collector.for_each_count(|name, c, e| {
+            let (dc, de) = match state.previous.get_mut(name) {
+                Some(before) => {
+                    // A reset of the JSON views restarts the counters: count from zero.
+                    let delta = if c < before.count {
+                        (c, e)
+                    } else {
+                        (c - before.count, e.saturating_sub(before.errors))
+                    };
+                    *before = Counters {
+                        count: c,
+                        errors: e,
+                        delta: delta.0,
+                        seen: seq,
+                    };
+                    delta
+                }
+                None => {
+                    state.previous.insert(
+                        Arc::from(name),
+                        Counters {
+                            count: c,
+                            errors: e,
+                            delta: c,
+                            seen: seq,
+                        },
+                    );
+                    (c, e)
+                }
             };
             count += dc;
             errors += de.min(dc);
-            if dc > 0 {
-                busiest.push((dc, de.min(dc), i));
+            if dc > 0
+                && self.inner.config.operations > 0
+                && let Some((key, _)) = state.previous.get_key_value(name)
+            {
+                busiest.push((dc, de.min(dc), Arc::clone(key)));
             }
-            previous.insert(name, (op.count, op.error_count));
-        }
-        // Names gone from the collector are forgotten, so the table of names stays as
-        // small as the collector.
-        state.names.retain(|_, name| previous.contains_key(name));
-        state.previous = previous;
+        });
+        state.previous.retain(|_, c| c.seen == seq);
         let cpu_now = process.and_then(|p| p.cpu_seconds);
         let cpu = match (dt, cpu_now, state.previous_cpu) {
             (Some(dt), Some(now), Some(before)) if dt > 0.0 => {
@@ -285,25 +310,32 @@ impl DashboardHistory {
         let Some(dt) = dt.filter(|dt| *dt > 0.0) else {
             return;
         };
-        busiest.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.2.cmp(&b.2)));
-        busiest.truncate(self.inner.config.operations);
+        let keep = self.inner.config.operations;
+        let by_count = |a: &(u64, u64, Arc<str>), b: &(u64, u64, Arc<str>)| {
+            b.0.cmp(&a.0).then_with(|| a.2.cmp(&b.2))
+        };
+        if busiest.len() > keep && keep > 0 {
+            busiest.select_nth_unstable_by(keep - 1, by_count);
+            busiest.truncate(keep);
+        }
+        busiest.sort_unstable_by(by_count);
+        // Quantiles for the few kept only.
         let ops = busiest
-            .iter()
-            .map(|&(dc, de, i)| {
-                let op = &snapshot[i];
-                (
-                    Name(intern(&mut state.names, &op.name)),
-                    [
-                        round3(dc as f64 / dt),
-                        round3(percent(de, dc)),
-                        op.recent.p95.map_or(0.0, ms),
-                        op.recent.p99.map_or(0.0, ms),
-                    ],
-                )
+            .into_iter()
+            .map(|(dc, de, name)| {
+                let recent = collector.get(&name).map(|op| op.recent);
+                let quantile = |q: Option<Duration>| q.map_or(0.0, ms);
+                let figures = [
+                    round3(dc as f64 / dt),
+                    round3(percent(de, dc)),
+                    quantile(recent.as_ref().and_then(|r| r.p95)),
+                    quantile(recent.as_ref().and_then(|r| r.p99)),
+                ];
+                (Name(name), figures)
             })
             .collect();
         let point = Point {
-            seq: state.next_seq,
+            seq,
             t: epoch_ms(SystemTime::now()),
             dt: round3(dt),
             rate: round3(count as f64 / dt),
@@ -331,14 +363,14 @@ impl DashboardHistory {
             .table_at
             .is_none_or(|at| now.duration_since(at) >= TABLE_MAX_AGE);
         if point_due || table_due {
-            let snapshot = self.inner.collector.snapshot();
             let process = ProcessStats::read();
             if point_due {
-                self.take_point(&mut state, now, &snapshot, process.as_ref());
+                self.take_point(&mut state, now, process.as_ref());
             }
             if table_due {
                 let summary = self.inner.collector.summary();
-                state.table = Arc::new(self.encode_table(&snapshot, &summary, process.as_ref()));
+                let table = self.encode_table(&state, &summary, process.as_ref());
+                state.table = Arc::new(table);
                 state.table_at = Some(now);
             }
         }
@@ -367,37 +399,55 @@ impl DashboardHistory {
         out
     }
 
+    /// The table: the operations busiest since the last point (then by count, then by
+    /// name), with the full figures of the rows shown only.
     fn encode_table(
         &self,
-        snapshot: &[OperationSnapshot],
+        state: &State,
         summary: &SystemSummary,
         process: Option<&ProcessStats>,
     ) -> Vec<u8> {
-        let mut order: Vec<usize> = (0..snapshot.len()).collect();
-        order.sort_unstable_by(|&a, &b| {
-            let (a, b) = (&snapshot[a], &snapshot[b]);
-            b.recent
-                .count
-                .cmp(&a.recent.count)
-                .then(b.count.cmp(&a.count))
-                .then(a.name.cmp(&b.name))
-        });
-        order.truncate(self.inner.config.rows);
+        // The counters of the last point order the rows, unless operations appeared
+        // since: then the counters are read again (no quantile, no window either way).
+        let mut order: Vec<(u64, u64, Arc<str>)> = Vec::new();
+        if self.inner.collector.len() > state.previous.len() {
+            self.inner.collector.for_each_count(|name, count, _| {
+                let before = state.previous.get(name).map_or(0, |c| c.count);
+                order.push((count.saturating_sub(before), count, Arc::from(name)));
+            });
+        } else {
+            order.extend(
+                state
+                    .previous
+                    .iter()
+                    .map(|(name, c)| (c.delta, c.count, Arc::clone(name))),
+            );
+        }
+        let total = order.len();
+        let by_activity = |a: &(u64, u64, Arc<str>), b: &(u64, u64, Arc<str>)| {
+            b.0.cmp(&a.0)
+                .then(b.1.cmp(&a.1))
+                .then_with(|| a.2.cmp(&b.2))
+        };
+        let keep = self.inner.config.rows;
+        if order.len() > keep && keep > 0 {
+            order.select_nth_unstable_by(keep - 1, by_activity);
+        }
+        order.truncate(keep);
+        order.sort_unstable_by(by_activity);
         let rows = order
-            .into_iter()
-            .map(|i| {
-                let op = &snapshot[i];
-                Row {
-                    name: op.name.clone(),
-                    rate: round3(op.recent.rate_per_second),
-                    err: round3(op.recent.error_rate),
-                    p50: ms(op.p50),
-                    p95: ms(op.p95),
-                    p99: ms(op.p99),
-                    count: op.count,
-                    errors: op.error_count,
-                    last: op.last_recorded.map(epoch_ms),
-                }
+            .iter()
+            .filter_map(|(_, _, name)| self.inner.collector.get(name))
+            .map(|op| Row {
+                rate: round3(op.recent.rate_per_second),
+                err: round3(op.recent.error_rate),
+                p50: ms(op.p50),
+                p95: ms(op.p95),
+                p99: ms(op.p99),
+                count: op.count,
+                errors: op.error_count,
+                last: op.last_recorded.map(epoch_ms),
+                name: op.name,
             })
             .collect();
         #[derive(Serialize)]
@@ -407,10 +457,7 @@ impl DashboardHistory {
             process: Option<&'a ProcessStats>,
         }
         serde_json::to_vec(&Tail {
-            operations: Table {
-                total: snapshot.len(),
-                rows,
-            },
+            operations: Table { total, rows },
             summary,
             process,
         })
@@ -426,19 +473,11 @@ impl DashboardHistory {
             .iter()
             .map(|p| std::mem::size_of::<Point>() + p.heap_bytes())
             .sum();
-        let names: usize = state.names.keys().map(|k| 2 * k.len() + 48).sum();
-        let counters = state.previous.capacity() * (16 + 16 + 8);
-        points + names + counters + state.table.capacity()
+        let entry = std::mem::size_of::<(Arc<str>, Counters)>() + 1 + 16;
+        let counters: usize = state.previous.keys().map(|name| name.len()).sum::<usize>()
+            + state.previous.capacity() * entry;
+        points + counters + state.table.capacity()
     }
-}
-
-fn intern(names: &mut HashMap<Box<str>, Arc<str>>, name: &str) -> Arc<str> {
-    if let Some(name) = names.get(name) {
-        return Arc::clone(name);
-    }
-    let shared: Arc<str> = Arc::from(name);
-    names.insert(Box::from(name), Arc::clone(&shared));
-    shared
 }
 
 fn percent(part: u64, whole: u64) -> f64 {

@@ -8,6 +8,9 @@
 mod guard;
 mod history;
 
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
 use http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, HeaderName, HeaderValue};
 use http::{HeaderMap, Response, StatusCode};
 use observe_core::health::ReportOptions;
@@ -19,6 +22,9 @@ use super::query::Query;
 use super::response::{self, MonitoringBody};
 use super::service::{DetailsPolicy, Shared};
 
+/// The longest the health part of a reply is reused.
+const HEALTH_MAX_AGE: Duration = Duration::from_secs(1);
+
 const INDEX_HTML: &str = include_str!("index.html");
 const APP_JS: &str = include_str!("app.js");
 const STYLE_CSS: &str = include_str!("style.css");
@@ -27,6 +33,9 @@ const STYLE_CSS: &str = include_str!("style.css");
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
+/// A JSON part of a reply, and when it was built.
+type Cached = (Instant, Arc<Vec<u8>>);
+
 /// The dashboard of a service: its history and who may see it.
 #[derive(Clone, Debug)]
 pub(crate) struct Dashboard {
@@ -34,6 +43,9 @@ pub(crate) struct Dashboard {
     pub(crate) access: Option<DetailsPolicy>,
     /// The page, with the version in its asset URLs so that they may be cached.
     page: String,
+    /// The health part of the last reply, reused for a second: however many pages
+    /// poll, the report (and the collector summary in it) is built once a second.
+    health: Arc<Mutex<Option<Cached>>>,
 }
 
 impl Dashboard {
@@ -42,6 +54,7 @@ impl Dashboard {
             history,
             access,
             page: INDEX_HTML.replace("{{version}}", env!("CARGO_PKG_VERSION")),
+            health: Arc::default(),
         }
     }
 }
@@ -81,7 +94,7 @@ pub(crate) async fn route(
     }
     let policy = dashboard.access.unwrap_or(shared.details);
     if let Err(denied) = guard::check(policy, shared.token.as_deref(), headers) {
-        return secure(denied);
+        return secure(*denied);
     }
     let response = match path {
         "/dashboard" => asset(&dashboard.page, "text/html; charset=utf-8", false),
@@ -123,13 +136,7 @@ async fn data(shared: &Shared, dashboard: &Dashboard, query: &Query) -> Response
         },
     };
     let body = dashboard.history.encode_since(since);
-    let report = shared.health.report(&ReportOptions::new()).await;
-    let health = serde_json::to_vec(&serde_json::json!({
-        "health": report,
-        "version": report.version,
-        "service": report.service,
-    }))
-    .unwrap_or_default();
+    let health = health_part(shared, dashboard).await;
     // Both are JSON objects: join them into one.
     let mut out = body;
     if out.last() == Some(&b'}') && health.first() == Some(&b'{') && health.len() > 2 {
@@ -139,6 +146,34 @@ async fn data(shared: &Shared, dashboard: &Dashboard, query: &Query) -> Response
     }
     debug_assert!(serde_json::from_slice::<Value>(&out).is_ok());
     response::bytes(StatusCode::OK, response::JSON, out)
+}
+
+/// `"health": ..., "version": ..., "service": ...` as a JSON object, at most a second old.
+async fn health_part(shared: &Shared, dashboard: &Dashboard) -> Arc<Vec<u8>> {
+    let cached = |slot: &Mutex<Option<Cached>>| {
+        slot.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < HEALTH_MAX_AGE)
+            .map(|(_, json)| Arc::clone(json))
+    };
+    if let Some(json) = cached(&dashboard.health) {
+        return json;
+    }
+    let report = shared.health.report(&ReportOptions::new()).await;
+    let json = Arc::new(
+        serde_json::to_vec(&serde_json::json!({
+            "health": report,
+            "version": report.version,
+            "service": report.service,
+        }))
+        .unwrap_or_default(),
+    );
+    *dashboard
+        .health
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = Some((Instant::now(), Arc::clone(&json)));
+    json
 }
 
 /// The headers of every dashboard response, errors included.
