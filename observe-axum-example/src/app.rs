@@ -22,7 +22,7 @@ use observe_tower::{HttpMetricsLayer, MonitoringService, Readiness};
 
 use crate::api::{self, ApiError, AppState};
 use crate::cache::Cache;
-use crate::config::{Config, HealthDetails};
+use crate::config::{Config, DashboardAccess, HealthDetails};
 use crate::db::Db;
 
 /// Why the server could not start.
@@ -68,7 +68,7 @@ pub struct App {
     pub health: HealthRegistry,
     /// The readiness switch, turned off to drain.
     pub readiness: Readiness,
-    /// The task refreshing the health checks.
+    /// The task refreshing the health checks (and the dashboard's history).
     pub refresher: tokio::task::JoinHandle<()>,
 }
 
@@ -164,7 +164,6 @@ pub async fn build_with(config: &Config, collector: MetricsCollector) -> Result<
     // never wait, and the health gauges stay current even when nothing polls /health.
     health.report(&ReportOptions::new().detailed(true)).await;
     let interval = Duration::from_secs(config.health_interval_seconds);
-    let refresher = tokio::spawn(health.background(interval));
 
     let readiness = Readiness::new();
     let mut monitoring = MonitoringService::builder(&collector)
@@ -178,6 +177,33 @@ pub async fn build_with(config: &Config, collector: MetricsCollector) -> Result<
     if let Some(token) = &config.reset_token {
         monitoring = monitoring.reset_token(token.clone());
     }
+    // The live dashboard at /monitoring/dashboard: open on loopback, behind the reset
+    // token otherwise (as the password the browser asks for).
+    let dashboard = match config.dashboard {
+        DashboardAccess::Auto if config.addr.ip().is_loopback() => Some(DetailsPolicy::Always),
+        DashboardAccess::Auto | DashboardAccess::Token => Some(DetailsPolicy::WithToken),
+        DashboardAccess::Open => Some(DetailsPolicy::Always),
+        DashboardAccess::Off => None,
+    };
+    if let Some(access) = dashboard {
+        monitoring = monitoring.with_dashboard().dashboard_access(access);
+    }
+    let monitoring = monitoring.build();
+    // Its history fills every 5 s, watched or not.
+    let history = monitoring.dashboard_history();
+    let background = health.background(interval);
+    let refresher = tokio::spawn(async move {
+        let sampler = async move {
+            let Some(history) = history else { return };
+            let mut every = tokio::time::interval(history.point_interval());
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                history.tick();
+            }
+        };
+        tokio::join!(background, sampler);
+    });
 
     let state = AppState {
         db: db.clone(),
@@ -192,7 +218,7 @@ pub async fn build_with(config: &Config, collector: MetricsCollector) -> Result<
         .fallback(|| async { ApiError::not_found("no route here") })
         .layer(HttpMetricsLayer::new(&collector))
         .layer(middleware::from_fn(log_request))
-        .nest_service("/monitoring", monitoring.build())
+        .nest_service("/monitoring", monitoring)
         .route("/metrics", get(prometheus).with_state(collector.clone()));
 
     tracing::info!(

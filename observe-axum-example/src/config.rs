@@ -32,6 +32,11 @@ pub struct Config {
     #[arg(long, env = "OBSERVE_HEALTH_DETAILS", value_enum, default_value_t = HealthDetails::Token)]
     pub health_details: HealthDetails,
 
+    /// The live dashboard at `/monitoring/dashboard`: `auto` (open when listening on
+    /// loopback, behind the reset token otherwise), `open`, `token` or `off`.
+    #[arg(long, env = "OBSERVE_DASHBOARD", value_enum, default_value_t = DashboardAccess::Auto)]
+    pub dashboard: DashboardAccess,
+
     /// Prefix of the metric names.
     #[arg(long, env = "OBSERVE_NAMESPACE", default_value = "observe", value_parser = parse_namespace)]
     pub namespace: String,
@@ -92,6 +97,19 @@ pub enum HealthDetails {
     Never,
 }
 
+/// Who may open the dashboard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DashboardAccess {
+    /// Open on a loopback address, behind the reset token otherwise.
+    Auto,
+    /// Everyone who reaches the server.
+    Open,
+    /// Callers presenting the reset token (the browser asks for it as a password).
+    Token,
+    /// No dashboard.
+    Off,
+}
+
 /// Log format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -118,6 +136,7 @@ impl Config {
             redis_url: None,
             reset_token: None,
             health_details: HealthDetails::Token,
+            dashboard: DashboardAccess::Auto,
             namespace: "observe".to_owned(),
             native_histograms: None,
             log_format: LogFormat::Pretty,

@@ -258,6 +258,26 @@ impl MetricsCollector {
         out
     }
 
+    /// Calls `f` with the name, count and error count of every operation, in no
+    /// particular order: counters only, without the quantiles and windows of
+    /// [`snapshot`](Self::snapshot), for samplers that take differences between reads
+    /// (the dashboard's history).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let collector = observe_core::MetricsCollector::new();
+    /// collector.record_operation("db_query", Duration::from_millis(2), true);
+    /// let mut seen = Vec::new();
+    /// collector.for_each_count(|name, count, errors| seen.push((name.to_owned(), count, errors)));
+    /// assert_eq!(seen, [("db_query".to_owned(), 1, 1)]);
+    /// ```
+    pub fn for_each_count(&self, mut f: impl FnMut(&str, u64, u64)) {
+        for op in self.operations() {
+            let totals = op.totals();
+            f(op.name(), totals.count, totals.errors);
+        }
+    }
+
     /// Totals over every operation.
     #[must_use]
     pub fn summary(&self) -> SystemSummary {

@@ -534,6 +534,9 @@ impl Operation {
                 p95: window
                     .p95_ns
                     .map(|ns| Duration::from_nanos(ns.clamp(min, max))),
+                p99: window
+                    .p99_ns
+                    .map(|ns| Duration::from_nanos(ns.clamp(min, max))),
             },
         }
     }

@@ -125,6 +125,8 @@ pub struct RecentSnapshot {
     pub error_rate: f64,
     /// The 95th percentile within the window (within 6.25 %), if anything was recorded.
     pub p95: Option<Duration>,
+    /// The 99th percentile within the window (within 6.25 %), if anything was recorded.
+    pub p99: Option<Duration>,
 }
 
 /// Totals over every operation of a collector.
@@ -280,13 +282,14 @@ struct Events {
 
 impl Serialize for RecentSnapshot {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("RecentSnapshot", 6)?;
+        let mut s = serializer.serialize_struct("RecentSnapshot", 7)?;
         s.serialize_field("window_seconds", &self.window.as_secs_f64())?;
         s.serialize_field("count", &self.count)?;
         s.serialize_field("error_count", &self.error_count)?;
         s.serialize_field("rate_per_second", &self.rate_per_second)?;
         s.serialize_field("error_rate", &self.error_rate)?;
         s.serialize_field("p95_duration_ms", &self.p95.map(millis))?;
+        s.serialize_field("p99_duration_ms", &self.p99.map(millis))?;
         s.end()
     }
 }

@@ -34,6 +34,7 @@ pub(crate) struct WindowReading {
     /// Length of time the reading covers.
     pub(crate) covered: Duration,
     pub(crate) p95_ns: Option<u64>,
+    pub(crate) p99_ns: Option<u64>,
 }
 
 impl WindowReading {
@@ -45,6 +46,7 @@ impl WindowReading {
             errors: errors.min(count),
             covered,
             p95_ns: quantile_bucket(merged, count, 0.95).map(|b| layout.coarse_mid_ns(b)),
+            p99_ns: quantile_bucket(merged, count, 0.99).map(|b| layout.coarse_mid_ns(b)),
         }
     }
 }

@@ -55,6 +55,7 @@ fn an_operation_serializes_with_the_documented_keys() {
             "rate_per_second": 0.2,
             "error_rate": 50.0,
             "p95_duration_ms": value["recent"]["p95_duration_ms"],
+            "p99_duration_ms": value["recent"]["p99_duration_ms"],
         })
     );
 }

@@ -17,6 +17,7 @@ use serde::Serialize;
 use tower_service::Service;
 
 use super::auth::bearer_matches;
+use super::dashboard::{self, Dashboard, DashboardHistory};
 use super::health;
 use super::query::Query;
 use super::readiness::Readiness;
@@ -43,6 +44,7 @@ pub(crate) struct Shared {
     pub(crate) token: Option<String>,
     pub(crate) details: DetailsPolicy,
     pub(crate) liveness_limit: Option<Duration>,
+    pub(crate) dashboard: Option<Dashboard>,
 }
 
 /// A [`Service`] answering the monitoring endpoints relative to where it is mounted.
@@ -57,6 +59,7 @@ pub(crate) struct Shared {
 /// | `GET /operation?name=X` | one operation (alias `?operation=X`); 400 without a name, 404 for an unknown one |
 /// | `POST /reset` | resets the JSON views; needs `Authorization: Bearer <token>`; 401 without or with a wrong token, 403 when no token is configured |
 /// | `GET /prometheus` | the exposition, by `Accept` (q-values): Prometheus text, OpenMetrics, or protobuf with native histograms (feature `protobuf`); see [`Exposition`](super::Exposition) |
+/// | `GET /dashboard` | opt-in ([`with_dashboard`](MonitoringServiceBuilder::with_dashboard)): a live page, with `dashboard/app.js`, `dashboard/style.css` and `dashboard/data?since=SEQ` behind one guard |
 ///
 /// `/health` and `/ready` take the Kubernetes conventions `?exclude=NAME` (repeatable)
 /// and `?verbose`: `/ready` then lists each check's status; `/health` always does, and
@@ -104,12 +107,22 @@ impl MonitoringService {
             token: None,
             details: DetailsPolicy::default(),
             liveness_limit: None,
+            dashboard: None,
+            dashboard_access: None,
         }
     }
 
     /// The readiness switch of this service (turn it off to drain).
     pub fn readiness(&self) -> Readiness {
         self.shared.readiness.clone()
+    }
+
+    /// The dashboard's history, when the dashboard is enabled: call
+    /// [`tick`](DashboardHistory::tick) from a task so that it fills while no one
+    /// watches.
+    #[must_use]
+    pub fn dashboard_history(&self) -> Option<DashboardHistory> {
+        self.shared.dashboard.as_ref().map(|d| d.history.clone())
     }
 
     async fn route<B>(shared: Arc<Shared>, req: Request<B>) -> Response<MonitoringBody> {
@@ -124,6 +137,13 @@ impl MonitoringService {
         let query = Query::parse(req.uri().query());
         let read_only = matches!(method, Method::GET | Method::HEAD);
         let response = match path {
+            "/dashboard" if req.uri().path().ends_with('/') && shared.dashboard.is_some() => {
+                // The page's links are relative to `.../dashboard`.
+                dashboard::redirect_to_page()
+            }
+            _ if dashboard::owns(path) => {
+                dashboard::route(&shared, path, read_only, req.headers(), &query).await
+            }
             "/reset" => {
                 if method == Method::POST {
                     reset(&shared, &req)
@@ -137,7 +157,7 @@ impl MonitoringService {
             {
                 response::method_not_allowed("GET, HEAD")
             }
-            "/" => index(),
+            "/" => index(shared.dashboard.is_some()),
             "/health" => health::health(&shared, req.headers(), &query).await,
             "/ready" => health::ready(&shared, &query).await,
             "/live" => health::live(&shared).await,
@@ -173,8 +193,8 @@ where
     }
 }
 
-fn index() -> Response<MonitoringBody> {
-    let endpoints = [
+fn index(dashboard: bool) -> Response<MonitoringBody> {
+    let mut endpoints = vec![
         "/health",
         "/ready",
         "/live",
@@ -184,6 +204,9 @@ fn index() -> Response<MonitoringBody> {
         "/reset",
         "/prometheus",
     ];
+    if dashboard {
+        endpoints.push("/dashboard");
+    }
     response::json(
         StatusCode::OK,
         &serde_json::json!({ "endpoints": endpoints }),
@@ -272,6 +295,8 @@ pub struct MonitoringServiceBuilder {
     token: Option<String>,
     details: DetailsPolicy,
     liveness_limit: Option<Duration>,
+    dashboard: Option<DashboardHistory>,
+    dashboard_access: Option<DetailsPolicy>,
 }
 
 impl std::fmt::Debug for MonitoringServiceBuilder {
@@ -281,6 +306,8 @@ impl std::fmt::Debug for MonitoringServiceBuilder {
             .field("reset_enabled", &self.token.is_some())
             .field("details", &self.details)
             .field("liveness_limit", &self.liveness_limit)
+            .field("dashboard", &self.dashboard.is_some())
+            .field("dashboard_access", &self.dashboard_access)
             .finish_non_exhaustive()
     }
 }
@@ -322,6 +349,29 @@ impl MonitoringServiceBuilder {
         self
     }
 
+    /// Opt-in: serves the live dashboard at `dashboard` (see the
+    /// [module docs](crate::monitoring#the-dashboard)), with the default
+    /// [`DashboardHistory`]. Access follows the [details policy](Self::details) unless
+    /// [`dashboard_access`](Self::dashboard_access) sets its own; under
+    /// [`DetailsPolicy::WithToken`] the token is the [reset token](Self::reset_token).
+    pub fn with_dashboard(mut self) -> Self {
+        self.dashboard = Some(DashboardHistory::new(&self.collector));
+        self
+    }
+
+    /// Opt-in: serves the live dashboard over this history (for other intervals or
+    /// bounds than the default ones).
+    pub fn dashboard(mut self, history: DashboardHistory) -> Self {
+        self.dashboard = Some(history);
+        self
+    }
+
+    /// Who may open the dashboard, when it differs from who sees health details.
+    pub fn dashboard_access(mut self, policy: DetailsPolicy) -> Self {
+        self.dashboard_access = Some(policy);
+        self
+    }
+
     /// Builds the service.
     pub fn build(self) -> MonitoringService {
         let health = self.health.unwrap_or_else(|| {
@@ -338,6 +388,9 @@ impl MonitoringServiceBuilder {
                 token: self.token,
                 details: self.details,
                 liveness_limit: self.liveness_limit,
+                dashboard: self
+                    .dashboard
+                    .map(|history| Dashboard::new(history, self.dashboard_access)),
             }),
         }
     }

@@ -1,6 +1,7 @@
 //! MonitoringService: every endpoint and error path through `oneshot`, then over a real
 //! hyper server and nested in axum.
 
+mod dashboard;
 mod health;
 mod over_hyper;
 
