@@ -135,17 +135,22 @@ where
 fn tracing_layers(c: &mut Criterion) {
     under(c, "registry", tracing_subscriber::registry());
     let collector = MetricsCollector::new();
+    // Wall time only: no OpenTelemetry layer here, so none of its ids to look for.
     under(
         c,
         "observe",
-        tracing_subscriber::registry().with(observe_core::tracing::layer(&collector)),
+        tracing_subscriber::registry()
+            .with(observe_core::tracing::layer(&collector).with_opentelemetry_ids(false)),
     );
     let busy = MetricsCollector::new();
     under(
         c,
         "observe_busy",
-        tracing_subscriber::registry()
-            .with(observe_core::tracing::layer(&busy).with_busy_time(true)),
+        tracing_subscriber::registry().with(
+            observe_core::tracing::layer(&busy)
+                .with_busy_time(true)
+                .with_opentelemetry_ids(false),
+        ),
     );
     let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
     under(

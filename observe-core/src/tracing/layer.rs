@@ -28,6 +28,8 @@ pub struct OperationsLayer {
     callsites: Arc<Callsites>,
     busy: bool,
     error_level_is_error: bool,
+    /// Whether spans look for their OpenTelemetry ids.
+    trace_ids: bool,
 }
 
 impl OperationsLayer {
@@ -37,6 +39,7 @@ impl OperationsLayer {
             callsites: Arc::new(Callsites::new(collector.clone(), false)),
             busy: false,
             error_level_is_error: false,
+            trace_ids: cfg!(feature = "opentelemetry"),
         }
     }
 
@@ -52,6 +55,16 @@ impl OperationsLayer {
     /// beside the wall time's (default off; off, it costs nothing).
     pub fn with_busy_time(mut self, yes: bool) -> Self {
         self.busy = yes;
+        self
+    }
+
+    /// Whether to read each span's OpenTelemetry trace and span ids, from its creation to
+    /// its first exit, and keep sampled ones as exemplars (default on; off, the layer
+    /// touches no OpenTelemetry context).
+    #[cfg(feature = "opentelemetry")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
+    pub fn with_opentelemetry_ids(mut self, yes: bool) -> Self {
+        self.trace_ids = yes;
         self
     }
 
@@ -100,7 +113,7 @@ where
         let Some(span) = ctx.span(id) else {
             return;
         };
-        let mut state = SpanState::new(self.busy);
+        let mut state = SpanState::new(self.busy, self.trace_ids);
         let renamed = self.callsites.with_span(attrs.metadata(), |site| {
             if !site.reads_fields() {
                 return None;
@@ -181,7 +194,7 @@ where
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
-        if !self.busy && !cfg!(feature = "opentelemetry") {
+        if !self.busy && !self.trace_ids {
             return;
         }
         if let Some(span) = ctx.span(id)

@@ -102,10 +102,18 @@ pub(super) struct SpanState {
     /// The span's own OpenTelemetry context, once seen.
     #[cfg(feature = "opentelemetry")]
     trace: std::sync::OnceLock<TraceContext>,
+    /// Whether to look for it still: from creation to the first exit, by then it was
+    /// current in either order of the layers, or it never will be.
+    #[cfg(feature = "opentelemetry")]
+    looking: std::sync::atomic::AtomicBool,
 }
 
 impl SpanState {
-    pub(super) fn new(busy: bool) -> Self {
+    /// The state of a new span; `trace_ids` says whether to look for its OpenTelemetry
+    /// context (ignored without the `opentelemetry` feature).
+    pub(super) fn new(busy: bool, trace_ids: bool) -> Self {
+        #[cfg(not(feature = "opentelemetry"))]
+        let _ = trace_ids;
         Self {
             start: crate::timer::precise().raw(),
             last_exit: AtomicU64::new(0),
@@ -113,9 +121,15 @@ impl SpanState {
             flags: AtomicU8::new(0),
             renamed: None,
             #[cfg(feature = "opentelemetry")]
-            outside: super::otel::current(),
+            outside: if trace_ids {
+                super::otel::current()
+            } else {
+                None
+            },
             #[cfg(feature = "opentelemetry")]
             trace: std::sync::OnceLock::new(),
+            #[cfg(feature = "opentelemetry")]
+            looking: std::sync::atomic::AtomicBool::new(trace_ids),
         }
     }
 
@@ -132,16 +146,23 @@ impl SpanState {
         }
     }
 
-    /// Looks for the span's own OpenTelemetry context while it is entered or exited.
+    /// Looks for the span's own OpenTelemetry context while it is entered or exited, up
+    /// to its first exit (`last`).
     #[inline]
-    fn see_trace(&self) {
+    fn see_trace(&self, last: bool) {
         #[cfg(feature = "opentelemetry")]
-        if self.trace.get().is_none()
-            && let Some(current) = super::otel::current()
-            && Some(current) != self.outside
-        {
-            let _ = self.trace.set(current);
+        if self.looking.load(Relaxed) {
+            if let Some(current) = super::otel::current()
+                && Some(current) != self.outside
+            {
+                let _ = self.trace.set(current);
+            }
+            if last || self.trace.get().is_some() {
+                self.looking.store(false, Relaxed);
+            }
         }
+        #[cfg(not(feature = "opentelemetry"))]
+        let _ = last;
     }
 
     /// Nanoseconds since the span was created.
@@ -153,7 +174,7 @@ impl SpanState {
 
     #[inline]
     pub(super) fn enter(&self) {
-        self.see_trace();
+        self.see_trace(false);
         if let Some(busy) = &self.busy {
             busy.enter(self.elapsed_ns());
         }
@@ -161,7 +182,7 @@ impl SpanState {
 
     #[inline]
     pub(super) fn exit(&self) {
-        self.see_trace();
+        self.see_trace(true);
         let now = self.elapsed_ns();
         self.last_exit.fetch_max(now.saturating_add(1), Relaxed);
         if let Some(busy) = &self.busy {
@@ -289,7 +310,7 @@ mod tests {
 
     #[test]
     fn the_latest_status_wins_and_ok_wins_over_error_events() {
-        let state = SpanState::new(false);
+        let state = SpanState::new(false, false);
         state.error_event();
         assert_eq!(state.outcome(false, false), Outcome::Error);
         state.status("OK");
@@ -306,7 +327,7 @@ mod tests {
 
     #[test]
     fn error_level_events_count_only_when_asked() {
-        let state = SpanState::new(false);
+        let state = SpanState::new(false, false);
         state.error_level();
         assert_eq!(state.outcome(false, false), Outcome::Ok);
         assert_eq!(state.outcome(false, true), Outcome::Error);
@@ -314,12 +335,12 @@ mod tests {
 
     #[test]
     fn a_span_known_to_return_that_did_not_was_cancelled() {
-        let state = SpanState::new(false);
+        let state = SpanState::new(false, false);
         assert_eq!(state.outcome(true, false), Outcome::Cancelled);
         assert_eq!(state.outcome(false, false), Outcome::Ok);
         state.returned();
         assert_eq!(state.outcome(true, false), Outcome::Ok);
-        let failed = SpanState::new(false);
+        let failed = SpanState::new(false, false);
         failed.error_event();
         assert_eq!(failed.outcome(true, false), Outcome::Error);
     }
