@@ -184,7 +184,12 @@ impl SpanState {
     pub(super) fn exit(&self) {
         self.see_trace(true);
         let now = self.elapsed_ns();
-        self.last_exit.fetch_max(now.saturating_add(1), Relaxed);
+        // A load and a store, not a read-modify-write: exits of one span on two threads
+        // at the same nanosecond are rare, and either one's time will do.
+        let stamp = now.saturating_add(1);
+        if stamp > self.last_exit.load(Relaxed) {
+            self.last_exit.store(stamp, Relaxed);
+        }
         if let Some(busy) = &self.busy {
             busy.exit(now);
         }
