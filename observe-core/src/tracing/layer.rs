@@ -81,16 +81,25 @@ impl OperationsLayer {
         Arc::as_ptr(&self.callsites) as usize
     }
 
+    /// Runs `f` on this layer's state of `span`, if it has one.
+    #[inline]
+    fn with_state<S, R>(&self, span: &SpanRef<'_, S>, f: impl FnOnce(&SpanState) -> R) -> Option<R>
+    where
+        S: for<'a> LookupSpan<'a>,
+    {
+        let extensions = span.extensions();
+        let state = extensions.get::<SpanStates>()?.get(self.owner())?;
+        Some(f(state))
+    }
+
     /// The operation a span records into, and whether its callsite is known to return.
     fn operations<S>(&self, span: &SpanRef<'_, S>) -> Option<(Arc<Operation>, bool)>
     where
         S: for<'a> LookupSpan<'a>,
     {
-        let renamed = span
-            .extensions()
-            .get::<SpanStates>()
-            .and_then(|states| states.get(self.owner()))
-            .and_then(|state| state.renamed.clone());
+        let renamed = self
+            .with_state(span, |state| state.renamed.clone())
+            .flatten();
         self.callsites.with_span(span.metadata(), |site| {
             let returns = site.returns.load(Relaxed);
             let op = renamed.unwrap_or_else(|| Arc::clone(site.op(&self.callsites)));
@@ -136,18 +145,13 @@ where
         let Some(span) = ctx.span(id) else {
             return;
         };
-        let extensions = span.extensions();
-        let Some(state) = extensions
-            .get::<SpanStates>()
-            .and_then(|states| states.get(self.owner()))
-        else {
-            return;
-        };
-        self.callsites.with_span(span.metadata(), |site| {
-            if site.status.is_some() || site.error.is_some() {
-                // `otel.name` counts only when the span is created.
-                values.record(&mut FieldVisitor::new(site, state, None));
-            }
+        self.with_state(&span, |state| {
+            self.callsites.with_span(span.metadata(), |site| {
+                if site.status.is_some() || site.error.is_some() {
+                    // `otel.name` counts only when the span is created.
+                    values.record(&mut FieldVisitor::new(site, state, None));
+                }
+            })
         });
     }
 
@@ -158,14 +162,7 @@ where
         let Some(span) = ctx.event_span(event) else {
             return;
         };
-        {
-            let extensions = span.extensions();
-            let Some(state) = extensions
-                .get::<SpanStates>()
-                .and_then(|states| states.get(self.owner()))
-            else {
-                return;
-            };
+        let seen = self.with_state(&span, |state| {
             if kind.error {
                 state.error_event();
             }
@@ -175,6 +172,9 @@ where
             if kind.level == EventKind::Error {
                 state.error_level();
             }
+        });
+        if seen.is_none() {
+            return;
         }
         if kind.returns {
             self.callsites.with_span(span.metadata(), |site| {
@@ -197,20 +197,14 @@ where
         if !self.busy && !self.trace_ids {
             return;
         }
-        if let Some(span) = ctx.span(id)
-            && let Some(states) = span.extensions().get::<SpanStates>()
-            && let Some(state) = states.get(self.owner())
-        {
-            state.enter();
+        if let Some(span) = ctx.span(id) {
+            self.with_state(&span, SpanState::enter);
         }
     }
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
-        if let Some(span) = ctx.span(id)
-            && let Some(states) = span.extensions().get::<SpanStates>()
-            && let Some(state) = states.get(self.owner())
-        {
-            state.exit();
+        if let Some(span) = ctx.span(id) {
+            self.with_state(&span, SpanState::exit);
         }
     }
 
