@@ -1,40 +1,18 @@
 //! The real binary's logs: colours only at a terminal, one JSON object per line, and a
 //! log filter that quiets the logs without starving the metrics.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
-const BINARY: &str = env!("CARGO_BIN_EXE_observe-axum-example");
-
-/// Starts the binary on SQLite with its logs going to `log` (a file, not a terminal).
+/// Starts the binary on SQLite with its logs going to a file (not a terminal).
 fn spawn(dir: &std::path::Path, format: &str, filter: &str) -> (Child, String, std::path::PathBuf) {
     let log = dir.join("server.log");
     let file = std::fs::File::create(&log).expect("a log file");
-    let mut child = Command::new(BINARY)
-        .args(["--addr", "127.0.0.1:0"])
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}", dir.join("expenses.db").display()),
-        )
-        .env("OBSERVE_LOG_FORMAT", format)
-        .env("RUST_LOG", filter)
-        .env("OBSERVE_DRAIN_SECONDS", "0")
-        .env_remove("REDIS_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(file))
-        .spawn()
-        .expect("the binary starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("the listening line");
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_owned();
+    let env = [
+        ("OBSERVE_LOG_FORMAT", format),
+        ("RUST_LOG", filter),
+        ("OBSERVE_DRAIN_SECONDS", "0"),
+    ];
+    let (child, addr) = super::shutdown::spawn_with(dir, &env, Stdio::from(file));
     (child, addr, log)
 }
 

@@ -11,17 +11,31 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 const BINARY: &str = env!("CARGO_BIN_EXE_observe-axum-example");
 
 fn spawn(dir: &std::path::Path, drain_seconds: u64) -> (Child, String) {
+    let drain = drain_seconds.to_string();
+    let env = [
+        ("OBSERVE_DRAIN_SECONDS", drain.as_str()),
+        ("OBSERVE_LOG_FORMAT", "json"),
+    ];
+    spawn_with(dir, &env, Stdio::null())
+}
+
+/// Starts the real binary on an ephemeral port, on SQLite in `dir`, with `env` set and its
+/// logs to `stderr`; returns it and its address, read from its listening line.
+pub(crate) fn spawn_with(
+    dir: &std::path::Path,
+    env: &[(&str, &str)],
+    stderr: Stdio,
+) -> (Child, String) {
     let mut child = Command::new(BINARY)
         .args(["--addr", "127.0.0.1:0"])
         .env(
             "DATABASE_URL",
             format!("sqlite://{}", dir.join("expenses.db").display()),
         )
-        .env("OBSERVE_DRAIN_SECONDS", drain_seconds.to_string())
-        .env("OBSERVE_LOG_FORMAT", "json")
+        .envs(env.iter().copied())
         .env_remove("REDIS_URL")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .expect("the binary starts");
     let stdout = child.stdout.take().expect("stdout");
