@@ -43,8 +43,10 @@ done
 
 # Five pages in one process, so that the pollers themselves cost the shared CPU little:
 # each loads the history once, then asks for the delta after its last point every 2 s.
+# `exec`: the background job is python itself, so that `$!` is its pid and stopping it
+# stops the pages (a subshell's pid would leave them polling through later rounds).
 pollers() {
-    python3 - "$PORT" <<'PY'
+    exec python3 - "$PORT" <<'PY'
 import http.client, json, sys, threading, time
 port = int(sys.argv[1])
 def page():
