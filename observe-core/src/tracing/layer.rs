@@ -92,6 +92,18 @@ impl OperationsLayer {
         Some(f(state))
     }
 
+    /// Whether entering a span can tell its state anything when busy time is off: only
+    /// its OpenTelemetry context, and only when one is current (the span's own, with
+    /// the OpenTelemetry layer inside this one). Without one, an enter costs no lookup:
+    /// a span polled many times pays for its state on exits only.
+    #[inline]
+    fn learns_on_enter(&self) -> bool {
+        #[cfg(feature = "opentelemetry")]
+        return self.trace_ids && super::otel::current().is_some();
+        #[cfg(not(feature = "opentelemetry"))]
+        return false;
+    }
+
     /// The operation a span records into, and whether its callsite is known to return.
     fn operations<S>(&self, span: &SpanRef<'_, S>) -> Option<(Arc<Operation>, bool)>
     where
@@ -194,7 +206,7 @@ where
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
-        if !self.busy && !self.trace_ids {
+        if !self.busy && !self.learns_on_enter() {
             return;
         }
         if let Some(span) = ctx.span(id) {
