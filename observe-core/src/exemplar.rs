@@ -212,8 +212,12 @@ mod tests {
                     }
                 });
             }
-            let mut seen = 0;
-            for _ in 0..200_000 {
+            // A read that meets a write in progress gives up (`None`): on a loaded
+            // machine most reads may. Read until 1,000 have succeeded during the writes,
+            // however many tries that takes, rather than counting on a number of tries.
+            let (mut seen, mut tries) = (0, 0u64);
+            while seen < 1_000 || tries < 200_000 {
+                tries += 1;
                 if let Some(e) = slot.load() {
                     let n = e.trace.span_id();
                     assert_eq!(e.trace.trace_id(), u128::from(n) << 64 | u128::from(n));
@@ -222,7 +226,6 @@ mod tests {
                 }
             }
             stop.store(true, Relaxed);
-            assert!(seen > 0, "some reads succeed");
         });
     }
 }
