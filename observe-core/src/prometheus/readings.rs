@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::native::{NativeBuckets, NativeMapper};
+use super::native::{NativeMapper, NativeSet};
 use crate::collector::MetricsCollector;
 use crate::operation::{Lifetime, Operation};
 
@@ -16,7 +16,7 @@ pub(crate) struct Readings {
     buckets: Vec<u64>,
     buckets_per_op: usize,
     /// Each operation's native buckets, in the order of `ops`, when asked for.
-    native: Vec<NativeBuckets>,
+    native: Option<NativeSet>,
 }
 
 impl Readings {
@@ -39,25 +39,14 @@ impl Readings {
                 (op, lifetime)
             })
             .collect();
-        let native = native.map_or_else(Vec::new, |mapper| {
-            ops.iter()
-                .map(|(op, _)| {
-                    let layout = op.shared().layout;
-                    let mut out = NativeBuckets::default();
-                    mapper.map(
-                        op.name(),
-                        |f| {
-                            op.for_each_lifetime_bucket(|idx, count| {
-                                let mid =
-                                    layout.lower_ns(idx) as f64 + layout.width_ns(idx) as f64 / 2.0;
-                                f(mid / 1e9, count);
-                            });
-                        },
-                        &mut out,
-                    );
-                    out
-                })
-                .collect()
+        let native = native.map(|mapper| {
+            let mut scrape = mapper.scrape(ops.len());
+            for (op, _) in &ops {
+                scrape.map(op.name(), |fine| {
+                    op.for_each_lifetime_bucket(|idx, count| fine.add(idx, count));
+                });
+            }
+            scrape.finish()
         });
         Self {
             ops,
@@ -79,8 +68,8 @@ impl Readings {
 
     /// Each operation's native buckets, if they were read, in the order of
     /// [`iter`](Self::iter).
-    pub(crate) fn native(&self) -> Option<&[NativeBuckets]> {
-        (!self.native.is_empty() || self.ops.is_empty()).then_some(&self.native)
+    pub(crate) fn native(&self) -> Option<&NativeSet> {
+        self.native.as_ref()
     }
 
     /// Each operation's name, lifetime figures and `le` counts.
