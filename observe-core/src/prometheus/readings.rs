@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::native::{NativeMapper, NativeSet};
+use super::native::{NativeMapper, NativeScrape, NativeSet};
 use crate::collector::MetricsCollector;
 use crate::operation::{Lifetime, Operation};
 
@@ -32,22 +32,21 @@ impl Readings {
         let buckets_per_op = collector.le_seconds().len() + 1;
         let mut buckets = Vec::with_capacity(operations.len() * buckets_per_op);
         let _no_reset = collector.exporting();
+        let mut scrape = native.map(|mapper| mapper.scrape(operations.len()));
         let ops: Vec<_> = operations
             .into_iter()
             .map(|op| {
                 let lifetime = op.read_lifetime(&mut buckets);
+                // Right after the `le` read, while the operation's chunks are in cache.
+                if let Some(scrape) = &mut scrape {
+                    scrape.map(op.name(), |fine| {
+                        op.for_each_lifetime_bucket(|idx, count| fine.add(idx, count));
+                    });
+                }
                 (op, lifetime)
             })
             .collect();
-        let native = native.map(|mapper| {
-            let mut scrape = mapper.scrape(ops.len());
-            for (op, _) in &ops {
-                scrape.map(op.name(), |fine| {
-                    op.for_each_lifetime_bucket(|idx, count| fine.add(idx, count));
-                });
-            }
-            scrape.finish()
-        });
+        let native = scrape.map(NativeScrape::finish);
         Self {
             ops,
             buckets,
