@@ -15,9 +15,18 @@
 //! `prometheus_client/protobuf_native_histogram_and_3_counters`. The difference of the
 //! two totals (`Collected`), divided by 10 and by SERIES, is the instructions per series
 //! of one scrape, setup excluded.
+//!
+//! `exposition_instructions interleaved SERIES ROUNDS` times the four rows instead, in
+//! one process, one encode of each per round in turn, by the thread's CPU time (time
+//! spent preempted does not count), and prints each row's median and the median of the
+//! per-round ratios: on a loaded machine each round's rows share the same load, so the
+//! ratios hold where separate criterion runs swing.
 
 use std::hint::black_box;
 use std::process::ExitCode;
+use std::time::Duration;
+
+use rustix::time::{ClockId, clock_gettime};
 
 use prometheus_client::encoding::prometheus_protobuf::encode_to_vec;
 
@@ -41,6 +50,10 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     };
     let names = names(series);
+    if row == "interleaved" {
+        interleaved(&names, iterations);
+        return ExitCode::SUCCESS;
+    }
     let mut bytes = 0;
     match row.as_str() {
         "observe/protobuf" | "observe/protobuf_native" => {
@@ -74,4 +87,83 @@ fn main() -> ExitCode {
     }
     println!("{row}/{series}: {iterations} encodes, {bytes} bytes each");
     ExitCode::SUCCESS
+}
+
+/// The four rows timed in turn, `rounds` times; medians and per-round ratios.
+fn interleaved(names: &[String], rounds: usize) {
+    let classic = observe_collector(names, false);
+    let native = observe_collector(names, true);
+    let peer = prometheus_client_registry_of(names, true, prometheus_client_histogram);
+    let peer_native =
+        prometheus_client_registry_of(names, true, prometheus_client_native_histogram);
+    let cpu = || {
+        let now = clock_gettime(ClockId::ThreadCPUTime);
+        Duration::new(
+            u64::try_from(now.tv_sec).unwrap_or(0),
+            u32::try_from(now.tv_nsec).unwrap_or(0),
+        )
+    };
+    let time = |f: &dyn Fn() -> usize| {
+        let start = cpu();
+        black_box(f());
+        cpu().saturating_sub(start)
+    };
+    let rows: [(&str, Box<dyn Fn() -> usize>); 4] = [
+        (
+            "observe/protobuf",
+            Box::new(|| classic.encode_protobuf().map_or(0, |e| e.len())),
+        ),
+        (
+            "observe/protobuf_native",
+            Box::new(|| native.encode_protobuf().map_or(0, |e| e.len())),
+        ),
+        (
+            "prometheus_client/protobuf_histogram_and_3_counters",
+            Box::new(|| encode_to_vec(&peer).map_or(0, |e| e.len())),
+        ),
+        (
+            "prometheus_client/protobuf_native_histogram_and_3_counters",
+            Box::new(|| encode_to_vec(&peer_native).map_or(0, |e| e.len())),
+        ),
+    ];
+    // One warm-up round: the pooled buffers and the peers' first allocations.
+    for (_, f) in &rows {
+        black_box(f());
+    }
+    let mut times: [Vec<Duration>; 4] = Default::default();
+    for round in 0..rounds {
+        // Each round starts with another row, so that no row always runs first.
+        for j in 0..rows.len() {
+            let i = (round + j) % rows.len();
+            times[i].push(time(&*rows[i].1));
+        }
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+    };
+    for (i, (row, _)) in rows.iter().enumerate() {
+        let ms = median(times[i].iter().map(|t| t.as_secs_f64() * 1e3).collect());
+        println!(
+            "{row}/{}: median {ms:.3} ms over {rounds} rounds",
+            names.len()
+        );
+    }
+    let ratio = |a: usize, b: usize| {
+        median(
+            times[a]
+                .iter()
+                .zip(&times[b])
+                .map(|(x, y)| x.as_secs_f64() / y.as_secs_f64())
+                .collect(),
+        )
+    };
+    println!(
+        "ratios (median of per-round): native/classic {:.2}, native/peer native {:.2}, \
+         classic/peer classic {:.2}, peer native/peer classic {:.2}",
+        ratio(1, 0),
+        ratio(1, 3),
+        ratio(0, 2),
+        ratio(3, 2)
+    );
 }
