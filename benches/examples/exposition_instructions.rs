@@ -89,6 +89,9 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// One row's encode, returning the bytes written.
+type Encode<'a> = Box<dyn Fn() -> usize + 'a>;
+
 /// The four rows timed in turn, `rounds` times; medians and per-round ratios.
 fn interleaved(names: &[String], rounds: usize) {
     let classic = observe_collector(names, false);
@@ -108,7 +111,7 @@ fn interleaved(names: &[String], rounds: usize) {
         black_box(f());
         cpu().saturating_sub(start)
     };
-    let rows: [(&str, Box<dyn Fn() -> usize>); 4] = [
+    let rows: [(&str, Encode<'_>); 4] = [
         (
             "observe/protobuf",
             Box::new(|| classic.encode_protobuf().map_or(0, |e| e.len())),
