@@ -129,7 +129,9 @@ impl MetricsCollector {
             crate::prometheus::ProtobufWriter::new(&prometheus.namespace, shared.le.seconds())
         });
         #[cfg(feature = "prometheus")]
-        let native = prometheus.native.map(crate::prometheus::NativeMapper::new);
+        let native = prometheus
+            .native
+            .map(|config| crate::prometheus::NativeMapper::new(config, layout));
         Self {
             inner: Arc::new_cyclic(|weak| {
                 #[cfg(not(feature = "prometheus"))]

@@ -135,6 +135,15 @@ pub(crate) const fn chunk_of(idx: usize) -> (usize, usize) {
     (idx >> CHUNK_SHIFT, idx & (CHUNK - 1))
 }
 
+/// The mask of the counts of a chunk that are not zero: bit `i` for `counts[i]`.
+#[inline]
+fn nonzero(counts: &[u64; CHUNK]) -> u64 {
+    counts
+        .iter()
+        .enumerate()
+        .fold(0, |mask, (i, &count)| mask | (u64::from(count != 0) << i))
+}
+
 /// [`CHUNK`] consecutive counters: 31 bits each in a `u32` low word, and a high word
 /// allocated once one of them passes `2^31`.
 #[derive(Debug)]
@@ -339,16 +348,27 @@ impl Counts {
         0..self.len.saturating_sub(k * CHUNK).min(CHUNK)
     }
 
-    /// Adds chunk `k`'s lifetime counts to `sums`; returns whether the chunk exists.
+    /// Reads chunk `k`'s lifetime counts into `out` (zero past the counters) and returns
+    /// the mask of those that are not zero (bit `i` for counter `i` of the chunk); `None`,
+    /// leaving `out` as it was, if the chunk does not exist.
     #[allow(dead_code, reason = "the contract of the native histograms (protobuf)")]
-    pub(crate) fn add_lifetime_chunk(&self, k: usize, sums: &mut [u64; CHUNK]) -> bool {
-        let Some(chunk) = self.chunks.get(k).and_then(OnceBox::get) else {
-            return false;
-        };
+    pub(crate) fn read_lifetime_chunk(&self, k: usize, out: &mut [u64; CHUNK]) -> Option<u64> {
+        let chunk = self.chunks.get(k).and_then(OnceBox::get)?;
+        let range = self.chunk_range(k);
+        out[range.end..].fill(0);
+        chunk.read(range, out);
+        Some(nonzero(out))
+    }
+
+    /// Adds chunk `k`'s lifetime counts to `sums` and returns the mask of this
+    /// histogram's counters of the chunk that are not zero; `None` if the chunk does not
+    /// exist.
+    #[allow(dead_code, reason = "the contract of the native histograms (protobuf)")]
+    pub(crate) fn add_lifetime_chunk(&self, k: usize, sums: &mut [u64; CHUNK]) -> Option<u64> {
         let mut out = [0; CHUNK];
-        chunk.read(self.chunk_range(k), &mut out);
+        let mask = self.read_lifetime_chunk(k, &mut out)?;
         sums.iter_mut().zip(out).for_each(|(sum, c)| *sum += c);
-        true
+        Some(mask)
     }
 
     /// Adds the counts since the last reset to `sums` (as long as the counters).
@@ -604,6 +624,39 @@ mod tests {
         counts.increment(LAYOUT.index(1_000_000));
         assert_eq!(counts.sum_since_reset(0..LAYOUT.buckets()), 1);
         assert_eq!(counts.sum(0..LAYOUT.buckets()), 4);
+    }
+
+    #[test]
+    fn a_chunk_read_overwrites_the_buffer_and_a_missing_one_leaves_it() {
+        // 100 counters: the second chunk is cut at 36.
+        let counts = Counts::new(100);
+        counts.increment(3);
+        counts.increment(70);
+        counts.increment(70);
+        let mut out = [7; CHUNK];
+        assert_eq!(counts.read_lifetime_chunk(1, &mut out), Some(1 << 6));
+        assert_eq!(out[6], 2);
+        assert_eq!(
+            out.iter().sum::<u64>(),
+            2,
+            "zero elsewhere, past the cut too"
+        );
+        assert_eq!(counts.read_lifetime_chunk(0, &mut out), Some(1 << 3));
+        assert_eq!((out[3], out.iter().sum::<u64>()), (1, 1));
+        assert_eq!(
+            counts.read_lifetime_chunk(2, &mut out),
+            None,
+            "past the counters"
+        );
+        let empty = Counts::new(100);
+        assert_eq!(empty.read_lifetime_chunk(0, &mut out), None);
+        assert_eq!(out[3], 1, "left as it was");
+        // Adding: the mask is of the histogram added, the sums hold both.
+        let other = Counts::new(100);
+        other.increment(5);
+        assert_eq!(other.add_lifetime_chunk(0, &mut out), Some(1 << 5));
+        assert_eq!((out[3], out[5]), (1, 1));
+        assert_eq!(empty.add_lifetime_chunk(0, &mut out), None);
     }
 
     /// Runs `read` on another thread while counter 0 of `counts` is caught between the

@@ -571,20 +571,37 @@ impl Operation {
     /// [`Shared::layout`].
     #[cfg(feature = "prometheus")]
     pub(crate) fn for_each_lifetime_bucket(&self, mut f: impl FnMut(usize, u64)) {
+        use crate::histogram::{CHUNK, Counts};
+
+        /// Reads (for the first histogram holding chunk `k`) or adds (for the others)
+        /// its counts into `sums`, and the mask of those not zero into `mask`.
+        fn take(counts: &Counts, k: usize, sums: &mut [u64; CHUNK], mask: &mut Option<u64>) {
+            *mask = match *mask {
+                None => counts.read_lifetime_chunk(k, sums),
+                Some(m) => Some(m | counts.add_lifetime_chunk(k, sums).unwrap_or(0)),
+            };
+        }
+
         let buckets = self.shared.layout.buckets();
+        let spread = self.more.iter().any(|stripe| stripe.get().is_some());
+        // One buffer for every chunk; a chunk no stripe holds costs a load per stripe,
+        // and only the counters that are not zero are visited.
+        let mut sums = [0; CHUNK];
         for k in 0..self.first.histogram.chunk_count() {
-            let mut sums = [0; crate::histogram::CHUNK];
-            let mut any = false;
-            for stripe in self.stripes() {
-                any |= stripe.histogram.add_lifetime_chunk(k, &mut sums);
+            let mut mask = None;
+            take(&self.first.histogram, k, &mut sums, &mut mask);
+            if spread {
+                for stripe in self.more.iter().filter_map(OnceBox::get) {
+                    take(&stripe.histogram, k, &mut sums, &mut mask);
+                }
             }
-            if !any {
-                continue;
-            }
-            for (i, &count) in sums.iter().enumerate() {
-                let idx = k * crate::histogram::CHUNK + i;
-                if count > 0 && idx < buckets {
-                    f(idx, count);
+            let Some(mut mask) = mask else { continue };
+            let first = k * CHUNK;
+            while mask != 0 {
+                let i = mask.trailing_zeros() as usize;
+                mask &= mask - 1;
+                if first + i < buckets {
+                    f(first + i, sums[i]);
                 }
             }
         }

@@ -12,11 +12,18 @@
 //! buckets pass the cap, its schema goes down one step at a time until they fit (two
 //! buckets merge into one); it never goes up again for the life of the process, since
 //! Prometheus reads a rising schema as a counter reset.
+//!
+//! A scrape does no floating point per bucket: the native index of every fine bucket's
+//! midpoint at the configured schema is a table built with the collector, and one
+//! scrape keeps every series' spans and deltas in three vectors. Until some operation
+//! passes the cap, mapping a series takes no lock and looks no name up.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use crate::error::BuildError;
+use crate::histogram::Layout;
 
 /// The lowest schema Prometheus accepts.
 pub const MIN_SCHEMA: i8 = -4;
@@ -155,35 +162,101 @@ fn lower_index(index: i32, from: i8, to: i8) -> i32 {
     (index + offset) >> shift
 }
 
-/// One series' native buckets, ready to encode.
-#[derive(Debug, Default)]
-pub(crate) struct NativeBuckets {
+/// One series' native buckets, ready to encode: a view into a [`NativeSet`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct NativeBuckets<'a> {
     pub(crate) schema: i32,
     pub(crate) zero_count: u64,
     /// `(offset, length)`: the first offset is the first index, the others the gap
     /// since the previous span.
-    pub(crate) spans: Vec<(i32, u32)>,
+    pub(crate) spans: &'a [(i32, u32)],
     /// Each bucket's count minus the previous one's (the first minus zero).
-    pub(crate) deltas: Vec<i64>,
+    pub(crate) deltas: &'a [i64],
+}
+
+/// The native buckets of every series of one scrape, in the order they were mapped,
+/// kept in three vectors for the whole scrape rather than two per series.
+#[derive(Debug, Default)]
+pub(crate) struct NativeSet {
+    series: Vec<SeriesEnd>,
+    spans: Vec<(i32, u32)>,
+    deltas: Vec<i64>,
+}
+
+/// One series of a [`NativeSet`]: its schema, zero count, and where its spans and
+/// deltas end.
+#[derive(Clone, Copy, Debug)]
+struct SeriesEnd {
+    schema: i8,
+    zero_count: u64,
+    spans: usize,
+    deltas: usize,
+}
+
+impl NativeSet {
+    /// The native buckets of the `i`th series mapped.
+    pub(crate) fn get(&self, i: usize) -> Option<NativeBuckets<'_>> {
+        let end = self.series.get(i)?;
+        let (spans, deltas) = match i.checked_sub(1).and_then(|p| self.series.get(p)) {
+            Some(previous) => (previous.spans, previous.deltas),
+            None => (0, 0),
+        };
+        Some(NativeBuckets {
+            schema: i32::from(end.schema),
+            zero_count: end.zero_count,
+            spans: self.spans.get(spans..end.spans)?,
+            deltas: self.deltas.get(deltas..end.deltas)?,
+        })
+    }
 }
 
 /// Maps fine buckets to native ones for every operation of a collector, keeping each
 /// operation's schema, which only goes down.
+///
+/// The native index of each fine bucket's midpoint at the configured schema is
+/// computed once, when the collector is built: a scrape looks it up rather than taking
+/// a logarithm per bucket.
 #[derive(Debug)]
 pub(crate) struct NativeMapper {
     config: NativeHistograms,
+    /// Per fine bucket of the collector's layout, the native index of its midpoint at
+    /// the configured schema (0 for those below `first_positive`).
+    indices: Box<[i32]>,
+    /// The fine buckets below this one have their midpoint at or below the zero
+    /// threshold: they count in the zero bucket.
+    first_positive: usize,
     /// The schema each operation was last exposed at, below the configured one.
-    lowered: Mutex<HashMap<Box<str>, i8>>,
-    /// Reused between series: `(index at the configured schema, count)`.
-    scratch: Mutex<Vec<(i32, u64)>>,
+    lowered: Mutex<HashMap<Box<str>, i8, foldhash::fast::RandomState>>,
+    /// Whether `lowered` holds any operation: until one passes the cap, a scrape takes
+    /// no lock and looks no name up.
+    any_lowered: AtomicBool,
 }
 
 impl NativeMapper {
-    pub(crate) fn new(config: NativeHistograms) -> Self {
+    /// The mapper of a collector whose fine histograms have `layout`.
+    pub(crate) fn new(config: NativeHistograms, layout: Layout) -> Self {
+        let mid_seconds =
+            |idx: usize| (layout.lower_ns(idx) as f64 + layout.width_ns(idx) as f64 / 2.0) / 1e9;
+        let buckets = layout.buckets();
+        // Midpoints increase with the index, so the zero bucket's fine buckets come first.
+        let first_positive = (0..buckets)
+            .position(|idx| mid_seconds(idx) > config.zero_threshold)
+            .unwrap_or(buckets);
+        let indices = (0..buckets)
+            .map(|idx| {
+                if idx < first_positive {
+                    0
+                } else {
+                    native_index(mid_seconds(idx), config.schema)
+                }
+            })
+            .collect();
         Self {
             config,
-            lowered: Mutex::new(HashMap::new()),
-            scratch: Mutex::new(Vec::new()),
+            indices,
+            first_positive,
+            lowered: Mutex::default(),
+            any_lowered: AtomicBool::new(false),
         }
     }
 
@@ -191,66 +264,129 @@ impl NativeMapper {
         &self.config
     }
 
-    /// The native buckets of operation `name`, from its fine buckets visited in
-    /// increasing order by `visit` (each with its midpoint in seconds and its count).
-    pub(crate) fn map(
-        &self,
-        name: &str,
-        visit: impl FnOnce(&mut dyn FnMut(f64, u64)),
-        out: &mut NativeBuckets,
-    ) {
-        let mut keys = self
-            .scratch
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        keys.clear();
-        let configured = self.config.schema;
-        let threshold = self.config.zero_threshold;
-        let mut zero_count = 0;
-        visit(&mut |mid_seconds, count| {
-            if mid_seconds <= threshold {
-                zero_count += count;
-                return;
-            }
-            let index = native_index(mid_seconds, configured);
-            // Midpoints increase, so equal indices are neighbours.
-            match keys.last_mut() {
-                Some((last, sum)) if *last == index => *sum += count,
-                _ => keys.push((index, count)),
-            }
-        });
+    /// Starts mapping the operations of one scrape, `series` of them.
+    pub(crate) fn scrape(&self, series: usize) -> NativeScrape<'_> {
+        NativeScrape {
+            mapper: self,
+            keys: Vec::new(),
+            set: NativeSet {
+                series: Vec::with_capacity(series),
+                spans: Vec::new(),
+                deltas: Vec::new(),
+            },
+        }
+    }
 
-        let mut lowered = self
-            .lowered
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut schema = lowered.get(name).copied().unwrap_or(configured);
-        merge(&mut keys, configured, schema);
+    /// The schema `name` is exposed at with `keys` (increasing indices at the configured
+    /// schema), which it rewrites at that schema: the schema it had before, lowered
+    /// further while `keys` pass the cap.
+    #[cold]
+    fn lower(&self, name: &str, keys: &mut Vec<(i32, u64)>) -> i8 {
+        let configured = self.config.schema;
+        let mut lowered = self.lowered.lock().unwrap_or_else(PoisonError::into_inner);
+        let before = lowered.get(name).copied().unwrap_or(configured);
+        let mut schema = before;
+        merge(keys, configured, schema);
         while keys.len() > self.config.max_buckets && schema > MIN_SCHEMA {
-            merge(&mut keys, schema, schema - 1);
+            merge(keys, schema, schema - 1);
             schema -= 1;
         }
-        if schema < configured {
+        if schema < before {
             lowered.insert(name.into(), schema);
+            self.any_lowered.store(true, Ordering::Release);
         }
-        drop(lowered);
+        schema
+    }
+}
 
-        out.schema = i32::from(schema);
-        out.zero_count = zero_count;
-        out.spans.clear();
-        out.deltas.clear();
-        let mut previous_index = None;
-        let mut previous_count = 0i64;
-        for &(index, count) in keys.iter() {
+/// The native mapping of one scrape; [`finish`](Self::finish) gives every series'
+/// buckets.
+#[derive(Debug)]
+pub(crate) struct NativeScrape<'a> {
+    mapper: &'a NativeMapper,
+    /// Reused between series: `(index at the configured schema, count)`.
+    keys: Vec<(i32, u64)>,
+    set: NativeSet,
+}
+
+impl NativeScrape<'_> {
+    /// Maps the fine buckets of operation `name`, which `visit` hands to
+    /// [`FineBuckets::add`] in increasing index order, into its native buckets.
+    pub(crate) fn map(&mut self, name: &str, visit: impl FnOnce(&mut FineBuckets<'_>)) {
+        let mapper = self.mapper;
+        self.keys.clear();
+        let mut fine = FineBuckets {
+            indices: &mapper.indices,
+            first_positive: mapper.first_positive,
+            keys: &mut self.keys,
+            zero_count: 0,
+        };
+        visit(&mut fine);
+        let zero_count = fine.zero_count;
+
+        let schema = if self.keys.len() > mapper.config.max_buckets
+            || mapper.any_lowered.load(Ordering::Acquire)
+        {
+            mapper.lower(name, &mut self.keys)
+        } else {
+            mapper.config.schema
+        };
+
+        let set = &mut self.set;
+        let mut previous: Option<(i32, i64)> = None;
+        for &(index, count) in &self.keys {
             let count = i64::try_from(count).unwrap_or(i64::MAX);
-            match (previous_index, out.spans.last_mut()) {
-                (Some(p), Some(span)) if index == p + 1 => span.1 += 1,
-                (Some(p), _) => out.spans.push((index - p - 1, 1)),
-                (None, _) => out.spans.push((index, 1)),
+            match previous {
+                Some((p, _)) if index == p + 1 => {
+                    if let Some(span) = set.spans.last_mut() {
+                        span.1 += 1;
+                    }
+                }
+                Some((p, _)) => set.spans.push((index - p - 1, 1)),
+                None => set.spans.push((index, 1)),
             }
-            out.deltas.push(count - previous_count);
-            previous_count = count;
-            previous_index = Some(index);
+            set.deltas.push(count - previous.map_or(0, |(_, c)| c));
+            previous = Some((index, count));
+        }
+        set.series.push(SeriesEnd {
+            schema,
+            zero_count,
+            spans: set.spans.len(),
+            deltas: set.deltas.len(),
+        });
+    }
+
+    /// Every series' native buckets, in the order mapped.
+    pub(crate) fn finish(self) -> NativeSet {
+        self.set
+    }
+}
+
+/// Takes one operation's populated fine buckets, in increasing index order.
+#[derive(Debug)]
+pub(crate) struct FineBuckets<'a> {
+    indices: &'a [i32],
+    first_positive: usize,
+    keys: &'a mut Vec<(i32, u64)>,
+    zero_count: u64,
+}
+
+impl FineBuckets<'_> {
+    /// Adds `count` records of fine bucket `fine` to the native bucket of its midpoint.
+    #[inline]
+    pub(crate) fn add(&mut self, fine: usize, count: u64) {
+        if fine < self.first_positive {
+            self.zero_count += count;
+            return;
+        }
+        // Past the layout (never, for a fine index): the top bucket.
+        let Some(&index) = self.indices.get(fine).or(self.indices.last()) else {
+            return;
+        };
+        // Indices never decrease, so equal ones are neighbours.
+        match self.keys.last_mut() {
+            Some((last, sum)) if *last == index => *sum += count,
+            _ => self.keys.push((index, count)),
         }
     }
 }
@@ -315,29 +451,80 @@ mod tests {
         }
     }
 
-    fn mapped(mapper: &NativeMapper, name: &str, buckets: &[(f64, u64)]) -> NativeBuckets {
-        let mut out = NativeBuckets::default();
-        mapper.map(
-            name,
-            |f| {
-                for &(mid, count) in buckets {
-                    f(mid, count);
+    const LAYOUT: Layout = Layout::new(crate::histogram::DEFAULT_PRECISION);
+
+    fn mapper(config: NativeHistograms) -> NativeMapper {
+        NativeMapper::new(config, LAYOUT)
+    }
+
+    /// The native buckets of records of `(seconds, count)`, increasing, each in its own
+    /// fine bucket.
+    fn mapped(mapper: &NativeMapper, name: &str, records: &[(f64, u64)]) -> NativeSet {
+        let mut scrape = mapper.scrape(1);
+        scrape.map(name, |fine| {
+            for &(seconds, count) in records {
+                fine.add(LAYOUT.index((seconds * 1e9) as u64), count);
+            }
+        });
+        scrape.finish()
+    }
+
+    fn only(set: &NativeSet) -> NativeBuckets<'_> {
+        set.get(0).expect("one series")
+    }
+
+    #[test]
+    fn every_fine_bucket_maps_to_the_native_bucket_of_its_midpoint() {
+        for precision in [
+            crate::histogram::MIN_PRECISION,
+            7,
+            crate::histogram::MAX_PRECISION,
+        ] {
+            let layout = Layout::new(precision);
+            for schema in MIN_SCHEMA..=MAX_SCHEMA {
+                let config = NativeHistograms::new(schema).expect("valid");
+                let mapper = NativeMapper::new(config.zero_threshold(1e-7).expect("valid"), layout);
+                for fine in 0..layout.buckets() {
+                    let mid =
+                        (layout.lower_ns(fine) as f64 + layout.width_ns(fine) as f64 / 2.0) / 1e9;
+                    if mid <= 1e-7 {
+                        assert!(fine < mapper.first_positive, "{fine} at {precision}");
+                        continue;
+                    }
+                    assert!(fine >= mapper.first_positive, "{fine} at {precision}");
+                    let index = mapper.indices[fine];
+                    assert!(
+                        upper(index - 1, schema) < mid,
+                        "{fine} at {schema}, {precision}"
+                    );
+                    assert!(
+                        mid <= upper(index, schema) * (1.0 + 1e-12),
+                        "{fine} at {schema}"
+                    );
                 }
-            },
-            &mut out,
-        );
-        out
+            }
+        }
     }
 
     #[test]
     fn spans_and_deltas_follow_the_populated_buckets() {
-        let mapper = NativeMapper::new(NativeHistograms::new(0).expect("valid"));
-        // Indices at schema 0: 0.3 -> -1, 0.4 -> -1, 0.9 -> 0, 3.0 -> 2, 100 -> 7.
-        let out = mapped(
+        let config = NativeHistograms::new(0).expect("valid");
+        let mapper = mapper(config.zero_threshold(1e-6).expect("valid"));
+        // Indices at schema 0: 0.3 -> -1, 0.4 -> -1, 0.9 -> 0, 3.0 -> 2, 100 -> 7; 100 ns
+        // is under the zero threshold.
+        let set = mapped(
             &mapper,
             "op",
-            &[(0.0, 2), (0.3, 1), (0.4, 4), (0.9, 2), (3.0, 7), (100.0, 1)],
+            &[
+                (1e-7, 2),
+                (0.3, 1),
+                (0.4, 4),
+                (0.9, 2),
+                (3.0, 7),
+                (100.0, 1),
+            ],
         );
+        let out = only(&set);
         assert_eq!(out.schema, 0);
         assert_eq!(out.zero_count, 2);
         assert_eq!(out.spans, [(-1, 2), (1, 1), (4, 1)]);
@@ -345,10 +532,35 @@ mod tests {
     }
 
     #[test]
+    fn each_series_of_a_scrape_keeps_its_own_buckets() {
+        let mapper = mapper(NativeHistograms::new(0).expect("valid"));
+        let mut scrape = mapper.scrape(3);
+        for records in [&[(0.3, 1), (3.0, 2)][..], &[], &[(0.9, 5), (1.5, 1)]] {
+            scrape.map("op", |fine| {
+                for &(seconds, count) in records {
+                    fine.add(LAYOUT.index((seconds * 1e9) as u64), count);
+                }
+            });
+        }
+        let set = scrape.finish();
+        let first = set.get(0).expect("first");
+        assert_eq!(
+            (first.spans, first.deltas),
+            (&[(-1, 1), (2, 1)][..], &[1, 1][..])
+        );
+        let empty = set.get(1).expect("second");
+        assert!(empty.spans.is_empty() && empty.deltas.is_empty());
+        let third = set.get(2).expect("third");
+        assert_eq!((third.spans, third.deltas), (&[(0, 2)][..], &[5, -4][..]));
+        assert!(set.get(3).is_none());
+    }
+
+    #[test]
     fn the_cap_lowers_the_schema_and_it_never_rises_again() {
-        let mapper = NativeMapper::new(NativeHistograms::new(4).expect("valid").max_buckets(4));
+        let mapper = mapper(NativeHistograms::new(4).expect("valid").max_buckets(4));
         let wide: Vec<_> = (0..40).map(|i| (1.1f64.powi(i), 1)).collect();
-        let out = mapped(&mapper, "wide", &wide);
+        let set = mapped(&mapper, "wide", &wide);
+        let out = only(&set);
         assert!(out.schema < 4);
         let buckets: u32 = out.spans.iter().map(|s| s.1).sum();
         assert!(buckets <= 4, "{out:?}");
@@ -364,9 +576,9 @@ mod tests {
         let lowered = out.schema;
         // Fewer buckets later: the schema stays where it went.
         let narrow = mapped(&mapper, "wide", &[(1.0, 3)]);
-        assert_eq!(narrow.schema, lowered);
+        assert_eq!(only(&narrow).schema, lowered);
         // Another series keeps its own.
-        assert_eq!(mapped(&mapper, "other", &[(1.0, 3)]).schema, 4);
+        assert_eq!(only(&mapped(&mapper, "other", &[(1.0, 3)])).schema, 4);
     }
 
     #[test]

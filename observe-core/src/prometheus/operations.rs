@@ -59,7 +59,7 @@ impl Collector for OperationsCollector {
         // Read every entry's atomics once, then format without touching them again.
         let native = collector.native_mapper();
         let readings = Readings::take_with(&collector, native);
-        let native_buckets = readings.native().filter(|_| native.is_some());
+        let native_buckets = readings.native();
         let zero_threshold = native.map_or(0.0, |n| n.config().threshold());
         let bounds = collector.le_seconds();
 
@@ -113,8 +113,8 @@ impl Collector for OperationsCollector {
                             deltas: &[],
                         },
                         positive: NativeHistogramBuckets {
-                            spans: &native.spans,
-                            deltas: &native.deltas,
+                            spans: native.spans,
+                            deltas: native.deltas,
                         },
                         created: None,
                     },

@@ -210,7 +210,7 @@ impl ProtobufWriter {
                 bytes(&mut histogram, 3, &bucket);
             }
             if let Some(native) = native.and_then(|n| n.get(i)) {
-                write_native(&mut histogram, native, zero_threshold);
+                write_native(&mut histogram, &native, zero_threshold);
             }
             let label = label_of(i);
             let metric_len = label.len() + 1 + varint_len(histogram.len() as u64) + histogram.len();
@@ -226,13 +226,13 @@ impl ProtobufWriter {
 }
 
 /// The native fields of a `Histogram`: schema, zero bucket, positive spans and deltas.
-fn write_native(out: &mut Vec<u8>, native: &NativeBuckets, zero_threshold: f64) {
+fn write_native(out: &mut Vec<u8>, native: &NativeBuckets<'_>, zero_threshold: f64) {
     key(out, 5, VARINT);
     varint(out, zigzag(i64::from(native.schema)));
     // A zero threshold above zero marks the histogram native even with no buckets yet.
     double(out, 6, zero_threshold);
     uint(out, 7, native.zero_count);
-    for &(offset, length) in &native.spans {
+    for &(offset, length) in native.spans {
         let offset = zigzag(i64::from(offset));
         key(out, 12, LEN);
         out.push((2 + varint_len(offset) + varint_len(u64::from(length))) as u8);
@@ -243,7 +243,7 @@ fn write_native(out: &mut Vec<u8>, native: &NativeBuckets, zero_threshold: f64) 
         let len: usize = native.deltas.iter().map(|&d| varint_len(zigzag(d))).sum();
         key(out, 13, LEN);
         varint(out, len as u64);
-        for &delta in &native.deltas {
+        for &delta in native.deltas {
             varint(out, zigzag(delta));
         }
     }

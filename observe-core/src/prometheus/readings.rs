@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::native::{NativeBuckets, NativeMapper};
+use super::native::{NativeMapper, NativeScrape, NativeSet};
 use crate::collector::MetricsCollector;
 use crate::operation::{Lifetime, Operation};
 
@@ -16,7 +16,7 @@ pub(crate) struct Readings {
     buckets: Vec<u64>,
     buckets_per_op: usize,
     /// Each operation's native buckets, in the order of `ops`, when asked for.
-    native: Vec<NativeBuckets>,
+    native: Option<NativeSet>,
 }
 
 impl Readings {
@@ -32,33 +32,21 @@ impl Readings {
         let buckets_per_op = collector.le_seconds().len() + 1;
         let mut buckets = Vec::with_capacity(operations.len() * buckets_per_op);
         let _no_reset = collector.exporting();
+        let mut scrape = native.map(|mapper| mapper.scrape(operations.len()));
         let ops: Vec<_> = operations
             .into_iter()
             .map(|op| {
                 let lifetime = op.read_lifetime(&mut buckets);
+                // Right after the `le` read, while the operation's chunks are in cache.
+                if let Some(scrape) = &mut scrape {
+                    scrape.map(op.name(), |fine| {
+                        op.for_each_lifetime_bucket(|idx, count| fine.add(idx, count));
+                    });
+                }
                 (op, lifetime)
             })
             .collect();
-        let native = native.map_or_else(Vec::new, |mapper| {
-            ops.iter()
-                .map(|(op, _)| {
-                    let layout = op.shared().layout;
-                    let mut out = NativeBuckets::default();
-                    mapper.map(
-                        op.name(),
-                        |f| {
-                            op.for_each_lifetime_bucket(|idx, count| {
-                                let mid =
-                                    layout.lower_ns(idx) as f64 + layout.width_ns(idx) as f64 / 2.0;
-                                f(mid / 1e9, count);
-                            });
-                        },
-                        &mut out,
-                    );
-                    out
-                })
-                .collect()
-        });
+        let native = scrape.map(NativeScrape::finish);
         Self {
             ops,
             buckets,
@@ -79,8 +67,8 @@ impl Readings {
 
     /// Each operation's native buckets, if they were read, in the order of
     /// [`iter`](Self::iter).
-    pub(crate) fn native(&self) -> Option<&[NativeBuckets]> {
-        (!self.native.is_empty() || self.ops.is_empty()).then_some(&self.native)
+    pub(crate) fn native(&self) -> Option<&NativeSet> {
+        self.native.as_ref()
     }
 
     /// Each operation's name, lifetime figures and `le` counts.
