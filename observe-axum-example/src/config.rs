@@ -15,11 +15,11 @@ pub struct Config {
     pub addr: SocketAddr,
 
     /// The database: `sqlite://FILE` (created if missing) or `postgres://...`.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://observe-example.db", value_parser = parse_database_url)]
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://observe-example.db", value_parser = Unquoted(parse_database_url))]
     pub database_url: String,
 
     /// Redis as the cache (optional; an in-process cache otherwise), `redis://...`.
-    #[arg(long, env = "REDIS_URL", value_parser = parse_redis_url)]
+    #[arg(long, env = "REDIS_URL", value_parser = Unquoted(parse_redis_url))]
     pub redis_url: Option<String>,
 
     /// The bearer token that `POST /monitoring/reset` requires and that unlocks health
@@ -145,6 +145,36 @@ impl Config {
             db_max_connections: 5,
             command: None,
         }
+    }
+}
+
+/// The parser of a setting that may hold a password (a connection URL): its error names
+/// the setting and the reason but never quotes the value, which clap's own errors do
+/// (and stderr ends up in logs).
+#[derive(Clone, Copy)]
+struct Unquoted(fn(&str) -> Result<String, String>);
+
+impl clap::builder::TypedValueParser for Unquoted {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        let setting = arg.map_or_else(|| "a setting".to_owned(), |arg| format!("'{arg}'"));
+        let refuse = |reason: &str| {
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!(
+                    "invalid value for {setting} (not shown: it may hold a password): {reason}\n"
+                ),
+            )
+            .with_cmd(cmd)
+        };
+        let text = value.to_str().ok_or_else(|| refuse("not UTF-8"))?;
+        (self.0)(text).map_err(|reason| refuse(&reason))
     }
 }
 

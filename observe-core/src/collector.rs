@@ -13,6 +13,7 @@ use crate::histogram::{DEFAULT_PRECISION, Layout, MAX_PRECISION, MIN_PRECISION};
 use crate::names::{DistinctNames, OVERFLOW_OPERATION, truncate};
 use crate::operation::{Operation, OperationHandle, Outcome, Shared};
 use crate::report::{OperationSnapshot, SystemSummary, percent};
+use crate::reset_gate::ResetGate;
 use crate::thread_cache;
 use crate::timer::{OperationTimer, Timed};
 
@@ -77,6 +78,9 @@ struct Inner {
     /// never sees a count in both places or in neither. Recorders never take it.
     #[cfg(feature = "prometheus")]
     exporting: std::sync::RwLock<()>,
+    /// Shut while a reset runs, so that a JSON view never mixes figures from before and
+    /// after one (see [`ResetGate`]). Recorders and exporters never take it.
+    resets: ResetGate,
     /// Entries counted against the cap (the overflow entry excluded).
     len: AtomicUsize,
     /// Serialises the creation of entries (never taken by readers or recorders of
@@ -152,6 +156,7 @@ impl MetricsCollector {
                     map: Map::with_hasher(foldhash::fast::RandomState::default()),
                     #[cfg(feature = "prometheus")]
                     exporting: std::sync::RwLock::new(()),
+                    resets: ResetGate::new(),
                     len: AtomicUsize::new(0),
                     creating: Mutex::new(()),
                     extensions: Mutex::new(HashMap::new()),
@@ -244,18 +249,19 @@ impl MetricsCollector {
         };
         let guard = self.inner.map.guard();
         let op = self.inner.map.get(name, &guard)?;
-        Some(op.snapshot(self.inner.shared.clock.now_ns()))
+        let now = self.inner.shared.clock.now_ns();
+        Some(self.inner.resets.read(|| op.snapshot(now)))
     }
 
     /// The figures of every operation, sorted by name.
     #[must_use]
     pub fn snapshot(&self) -> Vec<OperationSnapshot> {
         let now = self.inner.shared.clock.now_ns();
+        let operations = self.operations();
         let mut out: Vec<_> = self
-            .operations()
-            .iter()
-            .map(|op| op.snapshot(now))
-            .collect();
+            .inner
+            .resets
+            .read(|| operations.iter().map(|op| op.snapshot(now)).collect());
         out.sort_unstable_by(|a, b| a.name.cmp(&b.name));
         out
     }
@@ -274,8 +280,12 @@ impl MetricsCollector {
     /// assert_eq!(seen, [("db_query".to_owned(), 1, 1)]);
     /// ```
     pub fn for_each_count(&self, mut f: impl FnMut(&str, u64, u64)) {
-        for op in self.operations() {
-            let totals = op.totals();
+        let operations = self.operations();
+        let totals: Vec<_> = self
+            .inner
+            .resets
+            .read(|| operations.iter().map(|op| op.totals()).collect());
+        for (op, totals) in operations.iter().zip(totals) {
             f(op.name(), totals.count, totals.errors);
         }
     }
@@ -285,7 +295,10 @@ impl MetricsCollector {
     pub fn summary(&self) -> SystemSummary {
         // Counters only: no histogram walk, so a health report stays cheap.
         let operations = self.operations();
-        let totals: Vec<_> = operations.iter().map(|op| op.totals()).collect();
+        let (totals, overflowed): (Vec<_>, _) = self.inner.resets.read(|| {
+            let totals = operations.iter().map(|op| op.totals()).collect();
+            (totals, self.inner.folded.estimate())
+        });
         let total_operations: u64 = totals.iter().map(|t| t.count).sum();
         let total_errors: u64 = totals.iter().map(|t| t.errors).sum();
         let total_ns: u128 = totals.iter().map(|t| u128::from(t.total_ns)).sum();
@@ -303,14 +316,15 @@ impl MetricsCollector {
             },
             max_latency: Duration::from_nanos(totals.iter().map(|t| t.max_ns).max().unwrap_or(0)),
             monitored_operations: operations.len(),
-            overflowed_operations: self.inner.folded.estimate(),
+            overflowed_operations: overflowed,
         }
     }
 
     /// Restarts what the JSON views show: counts, durations, quantiles, windows and the
     /// overflow estimate start again from zero. Entries and handles stay valid, and the
     /// lifetime counters behind exporters keep counting, so exported counters stay
-    /// monotonic.
+    /// monotonic. A JSON view read meanwhile shows the figures from before the reset or
+    /// after it, never some of each.
     pub fn reset(&self) {
         #[cfg(feature = "prometheus")]
         let _exclusive = self
@@ -318,10 +332,13 @@ impl MetricsCollector {
             .exporting
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        for op in self.operations() {
-            op.reset();
-        }
-        self.inner.folded.clear();
+        let operations = self.operations();
+        self.inner.resets.reset(|| {
+            for op in &operations {
+                op.reset();
+            }
+            self.inner.folded.clear();
+        });
     }
 
     /// How many distinct operations are held (the overflow entry included).

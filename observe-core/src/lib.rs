@@ -82,6 +82,7 @@ mod process;
 #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
 pub mod prometheus;
 mod report;
+mod reset_gate;
 mod stripe;
 mod sync;
 mod thread_cache;

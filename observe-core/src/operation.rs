@@ -607,6 +607,17 @@ impl Operation {
         }
     }
 
+    /// Count (in the fine bucket of `ns`), errors and total nanoseconds over the
+    /// operation's lifetime, from the atomics a scrape reads (as `read_lifetime` does),
+    /// for the models.
+    #[cfg(all(test, loom))]
+    pub(crate) fn lifetime_totals(&self, ns: u64) -> (u64, u64, u64) {
+        let idx = self.shared.layout.index(ns);
+        let count = self.stripes().map(|s| s.histogram.sum(idx..idx + 1)).sum();
+        let sums = self.sums();
+        (count, sums.errors, sums.total_ns)
+    }
+
     /// Count, errors, total and longest duration since the last reset, without
     /// quantiles or windows.
     pub(crate) fn totals(&self) -> Totals {

@@ -1,8 +1,8 @@
 //! The synchronisation primitives of the recording engine, in one place so that a
 //! `--cfg loom` build can swap them for [`loom`](https://docs.rs/loom)'s and model-check
 //! the protocols built on them (the carry of a bucket, the creation of a chunk or a
-//! stripe, the window's checkpoint): see the `loom` tests of `histogram`, `window` and
-//! `operation`.
+//! stripe, the window's checkpoint, the exemplar slots, the reset gate): see the `loom`
+//! tests of `histogram`, `window`, `operation`, `exemplar` and `reset_gate`.
 //!
 //! Run the models with:
 //!

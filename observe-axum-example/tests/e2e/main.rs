@@ -14,8 +14,10 @@ mod api;
 mod bad_input;
 mod docs;
 mod faults;
+mod limits;
 mod logs;
 mod monitoring;
+mod secrets;
 mod shutdown;
 
 use std::sync::atomic::{AtomicU32, Ordering};

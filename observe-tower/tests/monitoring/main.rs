@@ -3,6 +3,7 @@
 
 mod dashboard;
 mod health;
+mod hostile;
 mod over_hyper;
 
 use std::time::Duration;
