@@ -23,6 +23,7 @@ docs/health-checks.md, observe-axum-example/src):
 import http.client
 import json
 import os
+import statistics
 import random
 import re
 import sys
@@ -169,8 +170,17 @@ def rss_kib(pid):
     return None
 
 
+def load_average():
+    try:
+        with open("/proc/loadavg") as f:
+            return float(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def sample_rss(pid, out, stop):
-    every(1.0, stop, lambda: out.write(t=time.time(), rss_kib=rss_kib(pid)))
+    """Resident memory every second, with the machine's load average beside it."""
+    every(1.0, stop, lambda: out.write(t=time.time(), rss_kib=rss_kib(pid), load=load_average()))
 
 
 SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})?\s+(\S+)$")
@@ -607,6 +617,25 @@ def check(work, base):
                f"(503 required from {DB_DETECT:.0f} s into a cut, 200 from {RECOVER:.0f} s after)")
     for p in ready_wrong[:5]:
         print(f"    /ready at {rel(point(p)):.1f} s: {p['status']} {p.get('failing')}")
+    # How long readiness took to follow each cut, by the probes.
+    went, came = [], []
+    for s, e in cuts:
+        down = next((point(p) for p in ready if s <= point(p) <= e + RECOVER and p["status"] == 503), None)
+        up = next((point(p) for p in ready if point(p) > e and p["status"] == 200), None)
+        if down is not None:
+            went.append(down - s)
+        if up is not None:
+            came.append(up - e)
+    if went and came:
+        print(f"/ready 503 from {min(went):.1f}–{max(went):.1f} s into each cut (median {statistics.median(went):.1f}), "
+              f"200 again {min(came):.1f}–{max(came):.1f} s after it (median {statistics.median(came):.1f}); "
+              f"samples inside cuts: {sum(1 for p in ready if inside(point(p), cuts))}, "
+              f"of which 503: {sum(1 for p in ready if inside(point(p), cuts) and p['status'] == 503)}")
+    per_cut = [sum(1 for e in errors if s <= e[0] <= e_ + ERROR_SLACK) for s, e_ in cuts]
+    last = [max((e[0] - e_ for e in errors if s <= e[0] <= e_ + ERROR_SLACK), default=0.0) for s, e_ in cuts]
+    if per_cut:
+        print(f"errors by cut: {', '.join(f'{n:,}' for n in per_cut)}; the last of each "
+              f"{min(last):+.2f} to {max(last):+.2f} s after its cut ended")
 
     health_wrong, health_missing = judge(health, lambda p: p["status"] == 503, "health")
     redis_wrong = [p for p in health
@@ -717,7 +746,13 @@ def check(work, base):
         window = [s for s in good_scrapes if minute * 60 <= rel(s["t"]) < (minute + 1) * 60 and "http_requests" in s]
         if len(window) >= 2 and window[-1]["t"] > window[0]["t"]:
             per_minute.append((window[-1]["http_requests"] - window[0]["http_requests"]) / (window[-1]["t"] - window[0]["t"]))
-    print(f"load (wrk): {wrk.get('requests', 0):,} requests, {wrk.get('rps', 0):,.0f}/s, "
+    loads = [r["load"] for r in rss if r.get("load") is not None]
+    if loads:
+        print(f"machine load average (1 min) during the run: median {statistics.median(loads):.1f}, "
+              f"range {min(loads):.1f}–{max(loads):.1f} on {os.cpu_count()} cores")
+    answered_2xx = wrk.get("requests", 0) - wrk.get("non2xx", 0)
+    print(f"load (wrk): {wrk.get('requests', 0):,} requests, {wrk.get('rps', 0):,.0f}/s "
+          f"({answered_2xx:,} 2xx, {answered_2xx / duration:,.0f}/s), "
           f"p50 {wrk.get('p50_ms', 0):.2f} ms, p99 {wrk.get('p99_ms', 0):.2f} ms, non-2xx {wrk.get('non2xx', 0)}; "
           f"the writer {sum(1 for w in writes if w['kind'] == 'write')} writes and "
           f"{sum(1 for w in writes if w['kind'] == 'suggest')} suggestions")
