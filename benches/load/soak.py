@@ -20,6 +20,7 @@ docs/health-checks.md, observe-axum-example/src):
   ["database"] only while the database check is unhealthy.
 """
 
+import calendar
 import http.client
 import json
 import os
@@ -404,7 +405,6 @@ TIMESTAMP = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?
 
 
 def log_time(stamp):
-    import calendar
     m = TIMESTAMP.match(stamp or "")
     if not m:
         return None
@@ -491,7 +491,8 @@ def check(work, base):
     cuts = windows(faults, "db", "cut")
     stalls = windows(faults, "redis", "stall")
     checks = Checks()
-    rel = lambda t: t - started  # noqa: E731
+    def rel(t):
+        return t - started
 
     print(f"faults: database cut {len(cuts)} times ("
           + ", ".join(f"{rel(s):.0f}–{rel(e):.0f} s" for s, e in cuts) + f"), Redis stalled {len(stalls)} times ("
@@ -591,7 +592,7 @@ def check(work, base):
     def point(p):  # a probe's moment: the middle of its request
         return p["t"] + p["took"] / 2
 
-    def judge(samples, expect_down, name):
+    def judge(samples, expect_down):
         wrong, down_in = [], set()
         for p in samples:
             t = point(p)
@@ -607,7 +608,7 @@ def check(work, base):
         return wrong, missing
 
     ready_wrong, ready_missing = judge(
-        ready, lambda p: p["status"] == 503 and p.get("failing") == ["database"], "ready")
+        ready, lambda p: p["status"] == 503 and p.get("failing") == ["database"])
     ready_wrong += [p for p in ready if p["status"] not in (200, 503)
                     or (p["status"] == 200 and p.get("body_status") != "ready")]
     ready_down = sum(1 for p in ready if p["status"] == 503)
@@ -637,7 +638,7 @@ def check(work, base):
         print(f"errors by cut: {', '.join(f'{n:,}' for n in per_cut)}; the last of each "
               f"{min(last):+.2f} to {max(last):+.2f} s after its cut ended")
 
-    health_wrong, health_missing = judge(health, lambda p: p["status"] == 503, "health")
+    health_wrong, health_missing = judge(health, lambda p: p["status"] == 503)
     redis_wrong = [p for p in health
                    if any(s + REDIS_DETECT <= point(p) <= e for s, e in stalls)
                    and p.get("checks", {}).get("redis") != "unhealthy"]
