@@ -7,7 +7,7 @@
 #     writer of its own stores five expenses a second and asks for a category;
 #   - the proxy cuts the database for CUT_FOR every CUT_EVERY, and stalls Redis for
 #     STALL_FOR every STALL_EVERY (a fault only when it ends before the run does).
-# Then soak.py checks, prints and exits non-zero on a failure: resident memory after
+# Then soak_check.py checks, prints and exits non-zero on a failure: resident memory after
 # WARMUP grows at most 5 %; every acknowledged write is readable at the end; errors only
 # while the database is cut (503 with a JSON body, within the documented times); every
 # health transition logged once; /live always 200, /ready and /health as documented;
@@ -20,7 +20,7 @@
 # postgres://postgres@127.0.0.1:5432/postgres, a user that may create databases); Redis:
 # OBSERVE_TEST_REDIS_URL (default redis://127.0.0.1:6379), of which the soak uses the
 # database SOAK_REDIS_DB (default 11). Both must be reachable. KEEP=1 keeps the work
-# directory (samples, logs) for `python3 benches/load/soak.py check WORK BASE`.
+# directory (samples, logs); `python3 benches/load/soak_check.py WORK BASE` reads it again.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -127,4 +127,4 @@ DRIVER_PID=$!
 PIDS+=("$DRIVER_PID")
 wait "$DRIVER_PID"
 wait "$WRK_PID" || { echo "wrk failed:" >&2; cat "$WORK/wrk.out" >&2; exit 1; }
-python3 benches/load/soak.py check "$WORK" "$BASE"
+python3 benches/load/soak_check.py "$WORK" "$BASE"
