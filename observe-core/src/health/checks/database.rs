@@ -14,10 +14,10 @@ use crate::health::{BoxFuture, CheckResult, HealthCheck, PoolStats};
 /// (every connection open and in use: the round trip then goes over a connection of
 /// the check's own, opened and closed for it, so that the check neither queues behind
 /// the traffic it watches nor mistakes a pool stuck on a lost database for a busy one)
-/// or the round trip is slower than a threshold (default 200 ms). Details: `ping_ms`, `open_connections`,
-/// `idle_connections`, `in_use_connections`, `max_connections`; the counts are also
-/// exported as `ns_db_pool_connections` and `ns_db_pool_max_connections`, with the
-/// check's name as the `pool` label.
+/// or the round trip is slower than a threshold (default 200 ms). Details: `ping_ms`,
+/// `open_connections`, `idle_connections`, `in_use_connections`, `max_connections`;
+/// the counts are also exported as `ns_db_pool_connections` and
+/// `ns_db_pool_max_connections`, with the check's name as the `pool` label.
 ///
 /// ```no_run
 /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
