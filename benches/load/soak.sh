@@ -89,8 +89,22 @@ redis-cli -u "$REDIS" -n "$REDIS_DB" --scan --pattern 'category:*' |
 # The proxy reads its commands from a FIFO that this shell holds open (fd 3), so that it
 # keeps running between soak.py's commands and ends with this script.
 mkfifo "$WORK/ctl"
-pg_hostport=$(python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(f"{p.hostname}:{p.port or 5432}")' "$PG_ADMIN")
-redis_hostport=$(python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(f"{p.hostname}:{p.port or 6379}")' "$REDIS")
+# `upstream URL PORT`: the service's IPv4 address and port, for the proxy.
+upstream() {
+    python3 -c 'import socket, sys, urllib.parse as u
+p = u.urlsplit(sys.argv[1])
+print(f"{socket.gethostbyname(p.hostname)}:{p.port or int(sys.argv[2])}")' "$1" "$2"
+}
+# `through URL HOST:PORT PATH`: the URL with the proxy's address and PATH, its user and
+# password kept.
+through() {
+    python3 -c 'import sys, urllib.parse as u
+p = u.urlsplit(sys.argv[1])
+auth = p.netloc.rpartition("@")[0]
+print(p.scheme + "://" + (auth + "@" if auth else "") + sys.argv[2] + "/" + sys.argv[3])' "$1" "$2" "$3"
+}
+pg_hostport=$(upstream "$PG_ADMIN" 5432)
+redis_hostport=$(upstream "$REDIS" 6379)
 "$PROXY" "db=$pg_hostport" "redis=$redis_hostport" <"$WORK/ctl" >"$WORK/proxy.out" 2>&1 &
 PIDS+=($!)
 exec 3>"$WORK/ctl"
@@ -98,8 +112,8 @@ for _ in $(seq 1 100); do grep -q '^ready' "$WORK/proxy.out" && break; sleep 0.1
 grep -q '^ready' "$WORK/proxy.out" || { echo "the proxy did not start:" >&2; cat "$WORK/proxy.out" >&2; exit 1; }
 db_proxy=$(awk '$1 == "listening" && $2 == "db" {print $3}' "$WORK/proxy.out")
 redis_proxy=$(awk '$1 == "listening" && $2 == "redis" {print $3}' "$WORK/proxy.out")
-db_url=$(python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); auth = p.netloc.rpartition("@")[0]; print(p.scheme + "://" + (auth + "@" if auth else "") + sys.argv[2] + "/" + sys.argv[3])' "$PG_ADMIN" "$db_proxy" "$SOAK_DB")
-redis_url="redis://$redis_proxy/$REDIS_DB"
+db_url=$(through "$PG_ADMIN" "$db_proxy" "$SOAK_DB")
+redis_url=$(through "$REDIS" "$redis_proxy" "$REDIS_DB")
 
 # The server: JSON logs at WARN (every 5xx answer is logged), plus the health registry's
 # status changes, which recoveries log at INFO.
