@@ -159,6 +159,49 @@ async fn a_pool_held_fully_in_use_reports_degraded_with_its_counts() {
     }
 }
 
+/// Found by the soak (benches/load/soak.sh): under load, a cut database left the pool
+/// looking saturated (the connections it was still opening count as in use), and the
+/// check answered "saturated", degraded, for most of the outage, so readiness stayed 200.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saturated_pool_does_not_hide_a_lost_database() {
+    let Some(pg) = services::postgres("a_saturated_pool_does_not_hide_a_lost_database").await
+    else {
+        return;
+    };
+    let proxy = Proxy::start(pg.addr).await;
+    let pool = PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&proxy.url_for(&pg.url))
+        .await
+        .expect("connect");
+    let held = (
+        pool.acquire().await.expect("one"),
+        pool.acquire().await.expect("two"),
+    );
+    let busy = database(&registry_for(pool.clone())).await;
+    assert_eq!(busy.status, HealthStatus::Degraded, "{busy:?}");
+    assert!(
+        busy.error
+            .as_deref()
+            .is_some_and(|e| e.contains("saturated"))
+    );
+
+    proxy.cut();
+    let lost = database(&registry_for(pool.clone())).await;
+    assert_eq!(lost.status, HealthStatus::Unhealthy, "{lost:?}");
+    let error = lost.error.as_deref().unwrap_or_default();
+    assert!(
+        error.contains("cannot reach the database") && error.contains("saturated"),
+        "{error}"
+    );
+    assert_eq!(lost.details["in_use_connections"], 2);
+
+    proxy.restore();
+    let back = database(&registry_for(pool)).await;
+    assert_eq!(back.status, HealthStatus::Degraded, "{back:?}");
+    drop(held);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_password_in_the_url_appears_nowhere_in_the_report() {
     let Some(pg) = services::postgres("a_password_in_the_url_appears_nowhere_in_the_report").await

@@ -11,12 +11,13 @@ use crate::health::{BoxFuture, CheckResult, HealthCheck, PoolStats};
 /// feature, SQLite with `sqlite`), with the pool's connection counts.
 ///
 /// Unhealthy when the database cannot be reached; degraded when the pool is saturated
-/// (every connection open and in use: the round trip is then skipped, so the check
-/// does not queue behind the traffic it watches) or the round trip is slower than a
-/// threshold (default 200 ms). Details: `ping_ms`, `open_connections`,
-/// `idle_connections`, `in_use_connections`, `max_connections`; the counts are also
-/// exported as `ns_db_pool_connections` and `ns_db_pool_max_connections`, with the
-/// check's name as the `pool` label.
+/// (every connection open and in use: the round trip then goes over a connection of
+/// the check's own, opened and closed for it, so that the check neither queues behind
+/// the traffic it watches nor mistakes a pool stuck on a lost database for a busy one)
+/// or the round trip is slower than a threshold (default 200 ms). Details: `ping_ms`,
+/// `open_connections`, `idle_connections`, `in_use_connections`, `max_connections`;
+/// the counts are also exported as `ns_db_pool_connections` and
+/// `ns_db_pool_max_connections`, with the check's name as the `pool` label.
 ///
 /// ```no_run
 /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
@@ -104,10 +105,20 @@ async fn probe<DB: sqlx::Database>(pool: &sqlx::Pool<DB>, slow: Duration) -> Che
     }
     let before = stats(pool);
     if before.is_saturated() {
-        return CheckResult::degraded(format!(
+        // Every connection is out: busy with the traffic, or stuck on a database that
+        // went away (a pool counts the connections it is still opening as in use). A
+        // connection of the check's own tells which, without queueing behind the
+        // traffic; a saturated pool must not hide an outage.
+        let saturated = format!(
             "the pool is saturated: all {} connections are in use",
             before.max
-        ))
+        );
+        return match own_round_trip(pool).await {
+            Ok(()) => CheckResult::degraded(saturated),
+            Err(e) => {
+                CheckResult::unhealthy(format!("cannot reach the database: {e} ({saturated})"))
+            }
+        }
         .with_pool(before);
     }
     let started = Instant::now();
@@ -143,6 +154,16 @@ async fn probe<DB: sqlx::Database>(pool: &sqlx::Pool<DB>, slow: Duration) -> Che
             result.with_detail("ping_ms", ms(elapsed)).with_pool(counts)
         }
     }
+}
+
+/// A ping over a connection opened for it with the pool's options, then closed.
+async fn own_round_trip<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> Result<(), sqlx::Error> {
+    let mut conn =
+        <DB::Connection as sqlx::Connection>::connect_with(&pool.connect_options()).await?;
+    let pinged = conn.ping().await;
+    // The ping's outcome is the answer; a failed goodbye changes nothing.
+    let _ = conn.close().await;
+    pinged
 }
 
 impl HealthCheck for DatabaseCheck {
