@@ -61,10 +61,10 @@ run_one() {
         -artifact_prefix="$artifacts/" -print_final_stats=1 >"$log" 2>&1
     local rc=$?
     local done_line execs
-    done_line=$(grep -E '^#[0-9]+ +DONE' "$log" | tail -n1)
+    done_line=$(grep -E "^#[0-9]+[[:space:]]+DONE" "$log" | tail -n1)
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n1)
     if [ $rc -eq 0 ]; then
-        echo "ok    $target: ${execs:-?} runs in ${seconds} s; ${done_line#* DONE   }"
+        echo "ok    $target: ${execs:-?} runs in ${seconds} s; ${done_line#*DONE }"
     else
         echo "CRASH $target (exit $rc): see $log and $artifacts/"
         grep -E 'panicked at|ERROR: (libFuzzer|AddressSanitizer)|^Test unit written' "$log" | head -n 5

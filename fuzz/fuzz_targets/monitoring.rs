@@ -77,7 +77,11 @@ async fn check(
             "HEAD {raw_path:?} has a body: {reply:?}"
         );
     }
-    if status.is_client_error() || status.is_server_error() {
+    // A 503 of `/health` or `/ready` is a report, not an error (a stale check under a
+    // loaded machine can make one); every other 4xx and 5xx is an error.
+    let report =
+        status == StatusCode::SERVICE_UNAVAILABLE && (path == "/health" || path == "/ready");
+    if (status.is_client_error() || status.is_server_error()) && !report {
         reply.assert_clear_error(&method);
     }
     if !(dashboard && status == StatusCode::OK) {
@@ -87,7 +91,8 @@ async fn check(
             "{raw_path:?}: {reply:?}"
         );
     }
-    let secret_allowed = status == StatusCode::OK && (dashboard || (path == "/health" && bearer));
+    let secret_allowed = (status == StatusCode::OK && dashboard)
+        || (path == "/health" && bearer && (status == StatusCode::OK || report));
     if !secret_allowed {
         let body = String::from_utf8_lossy(&reply.body);
         assert!(

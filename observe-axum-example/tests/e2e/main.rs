@@ -14,6 +14,7 @@ mod api;
 mod bad_input;
 mod docs;
 mod faults;
+mod fuzz_regressions;
 mod logs;
 mod monitoring;
 mod shutdown;
