@@ -29,8 +29,8 @@ elif [ -n "${CARGO_TARGET_DIR:-}" ]; then
 else
     export CARGO_TARGET_DIR="$HOME/.cache/observe-fuzz-target"
 fi
-# cargo fuzz passes -Z flags (-Zsanitizer, and the coverage options): the stable
-# toolchain takes them only with RUSTC_BOOTSTRAP=1. No nightly is needed.
+# `-s none` builds on the stable toolchain as it is; `-s address` makes cargo fuzz pass
+# -Zsanitizer=address, which stable takes only with RUSTC_BOOTSTRAP=1. No nightly needed.
 export RUSTC_BOOTSTRAP=1
 
 CARGO_FUZZ_VERSION=0.13.2

@@ -45,6 +45,15 @@ fuzz_target!(|data: &[u8]| {
 });
 
 async fn check(requests: Vec<http::Request<bytes::Bytes>>) {
+    // A raw carriage return in a label value is valid Prometheus text (only `\`, `"` and
+    // a line feed are escaped; promtool accepts it), but openmetrics-parser reads it as
+    // the end of a line: such routes are left out (docs/fuzzing.md).
+    let has_cr = |r: &http::Request<bytes::Bytes>| {
+        resolve(r.method(), r.uri(), r.extensions()).is_some_and(|t| t.contains('\r'))
+    };
+    if requests.iter().any(has_cr) {
+        return;
+    }
     let collector = MetricsCollector::builder()
         .process_metrics(false)
         .build()

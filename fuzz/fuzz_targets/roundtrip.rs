@@ -8,7 +8,7 @@
 //!
 //! Input, one item a line: `#max_name_length=N`, `#max_operations=N`, `#native=SCHEMA`,
 //! `#reset`, or a record `<outcome><nanoseconds> <name>` with the outcome `+` (ok), `-`
-//! (error) or `x` (cancelled), and `\n`, `\r`, `\t`, `\\` escapes in the name.
+//! (error) or `x` (cancelled), and `\n`, `\t`, `\\` escapes in the name.
 
 #![no_main]
 
@@ -336,7 +336,13 @@ fn parse(text: &str) -> Option<Input> {
         let rest = chars.as_str();
         let (ns, name) = rest.split_once(' ').unwrap_or((rest, ""));
         let Ok(ns) = ns.parse::<u64>() else { continue };
-        input.items.push(Item::Record(outcome, ns, unescape(name)));
+        let name = unescape(name);
+        // A raw carriage return is valid in a label value (promtool accepts it), but
+        // openmetrics-parser reads it as the end of a line: left out (docs/fuzzing.md).
+        if name.contains('\r') {
+            return None;
+        }
+        input.items.push(Item::Record(outcome, ns, name));
         if input.items.len() > 64 {
             return None;
         }
@@ -354,7 +360,6 @@ fn unescape(s: &str) -> String {
         }
         match chars.next() {
             Some('n') => out.push('\n'),
-            Some('r') => out.push('\r'),
             Some('t') => out.push('\t'),
             Some('\\') => out.push('\\'),
             Some(other) => {
