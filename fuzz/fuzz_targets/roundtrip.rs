@@ -93,7 +93,7 @@ fuzz_target!(|data: &[u8]| {
     let parsed = openmetrics_parser::prometheus::parse_prometheus(&text)
         .unwrap_or_else(|e| panic!("Prometheus text does not parse: {e:?}\n{text}"));
     let found = from_text(&parsed.families, "svc_operations_total", |v| match v {
-        PrometheusValue::Counter(c) => Some(c.value.clone()),
+        PrometheusValue::Counter(c) => Some(c.value),
         _ => None,
     });
     compare(&expected, &found, &parsed.families, &text);
@@ -166,7 +166,7 @@ fn compare<T: Clone>(
     assert_eq!(names, wanted, "operation names\n{text}");
     let counter = |family: &str| {
         from_text(families, family, |v| match v {
-            PrometheusValue::Counter(c) => Some(c.value.clone()),
+            PrometheusValue::Counter(c) => Some(c.value),
             _ => None,
         })
     };
@@ -188,7 +188,7 @@ fn compare<T: Clone>(
             "{name:?} cancelled"
         );
         let sample = histograms
-            .get_sample_by_label_values(&[name.clone()])
+            .get_sample_by_label_values(std::slice::from_ref(name))
             .unwrap_or_else(|| panic!("no histogram of {name:?}"));
         let PrometheusValue::Histogram(h) = &sample.value else {
             panic!("not a histogram");
@@ -213,7 +213,7 @@ fn check_openmetrics(
     use openmetrics_parser::OpenMetricsValue as V;
     let counter = |family: &str| {
         from_text(families, family, |v| match v {
-            V::Counter(c) => Some(c.value.clone()),
+            V::Counter(c) => Some(c.value),
             _ => None,
         })
     };
