@@ -219,7 +219,12 @@ pub async fn build_with(config: &Config, collector: MetricsCollector) -> Result<
         .layer(HttpMetricsLayer::new(&collector))
         .layer(middleware::from_fn(log_request))
         .nest_service("/monitoring", monitoring)
-        .route("/metrics", get(prometheus).with_state(collector.clone()));
+        .route("/metrics", get(prometheus).with_state(collector.clone()))
+        // A method that `/metrics` does not serve gets the API's JSON error, not axum's
+        // empty 405 (found by the fuzz target `api_json`).
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+        });
 
     tracing::info!(
         database = db.kind(),

@@ -15,6 +15,7 @@ mod bad_input;
 mod docs;
 mod faults;
 mod limits;
+mod fuzz_regressions;
 mod logs;
 mod monitoring;
 mod secrets;
