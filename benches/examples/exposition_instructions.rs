@@ -10,7 +10,8 @@
 //! valgrind --tool=callgrind --callgrind-out-file=/dev/null $BIN ROW SERIES 10
 //! ```
 //!
-//! ROW is one of `observe/protobuf`, `observe/protobuf_native`,
+//! ROW is one of `observe/protobuf`, `observe/protobuf_native`, `observe/text` (the
+//! reused buffer), `observe/text_string` (a fresh `String` a scrape),
 //! `prometheus_client/protobuf_histogram_and_3_counters` and
 //! `prometheus_client/protobuf_native_histogram_and_3_counters`. The difference of the
 //! two totals (`Collected`), divided by 10 and by SERIES, is the instructions per series
@@ -26,6 +27,7 @@ use std::hint::black_box;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use observe_core::prometheus::ExpositionFormat;
 use rustix::time::{ClockId, clock_gettime};
 
 use prometheus_client::encoding::prometheus_protobuf::encode_to_vec;
@@ -64,6 +66,26 @@ fn main() -> ExitCode {
                     .expect("no user collector to fail");
                 bytes = encoded.len();
                 black_box(encoded);
+            }
+        }
+        // The text exposition into the collector's reused buffer (what the endpoints
+        // serve), and into a fresh `String` each time: `/usr/bin/time -f %R` of 0 and
+        // of N encodes, in separate processes, shows what each scrape costs in page
+        // faults (a fresh ~2 MB buffer is a fresh mapping, faulted in page by page).
+        "observe/text" | "observe/text_string" => {
+            let collector = observe_collector(&names, false);
+            for _ in 0..iterations {
+                bytes = if row.ends_with("string") {
+                    let text = collector
+                        .encode_prometheus(ExpositionFormat::Prometheus)
+                        .expect("no user collector to fail");
+                    black_box(text).len()
+                } else {
+                    let encoded = collector
+                        .encode_exposition(ExpositionFormat::Prometheus)
+                        .expect("no user collector to fail");
+                    black_box(encoded).len()
+                };
             }
         }
         "prometheus_client/protobuf_histogram_and_3_counters"
