@@ -73,6 +73,9 @@ struct Inner {
     /// Exposition buffers that dropped responses gave back.
     #[cfg(feature = "prometheus")]
     buffers: Arc<crate::prometheus::Pool>,
+    /// The vectors of the last scrape's readings, for the next one.
+    #[cfg(feature = "prometheus")]
+    readings_spare: Arc<crate::prometheus::Spare>,
     /// Held (shared) while exporters read lifetime counts and (exclusive) while a reset
     /// moves counts between the histograms and the exported baselines, so that a scrape
     /// never sees a count in both places or in neither. Recorders never take it.
@@ -153,6 +156,8 @@ impl MetricsCollector {
                     native,
                     #[cfg(feature = "prometheus")]
                     buffers: Arc::default(),
+                    #[cfg(feature = "prometheus")]
+                    readings_spare: Arc::default(),
                     map: Map::with_hasher(foldhash::fast::RandomState::default()),
                     #[cfg(feature = "prometheus")]
                     exporting: std::sync::RwLock::new(()),
@@ -648,6 +653,12 @@ impl MetricsCollector {
             .exporting
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Where a scrape's readings keep their vectors for the next one.
+    #[cfg(feature = "prometheus")]
+    pub(crate) fn readings_spare(&self) -> &Arc<crate::prometheus::Spare> {
+        &self.inner.readings_spare
     }
 
     pub(crate) fn operations(&self) -> Vec<Arc<Operation>> {

@@ -123,7 +123,7 @@ pub(crate) use operations::OperationsCollector;
 pub(crate) use process::ProcessCollector;
 #[cfg(feature = "protobuf")]
 pub(crate) use protobuf::ProtobufWriter;
-pub(crate) use readings::Readings;
+pub(crate) use readings::{Readings, Spare};
 pub(crate) use writer::{HandWritten, OperationsWriter};
 
 /// Checks a namespace against the Prometheus naming rules: `[a-zA-Z_][a-zA-Z0-9_]*`, not
