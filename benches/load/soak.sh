@@ -21,6 +21,7 @@
 # OBSERVE_TEST_REDIS_URL (default redis://127.0.0.1:6379), of which the soak uses the
 # database SOAK_REDIS_DB (default 11). Both must be reachable. KEEP=1 keeps the work
 # directory (samples, logs); `python3 benches/load/soak_check.py WORK BASE` reads it again.
+# RSS_GROWTH_LIMIT (percent, default 5) bounds the memory growth after WARMUP.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
