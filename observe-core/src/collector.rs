@@ -7,15 +7,15 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering::Acquire, Ordering::Release};
 use std::time::{Duration, SystemTime};
 
-use crate::clock::Clock;
+use crate::engine::Clock;
+use crate::engine::ResetGate;
+use crate::engine::{DEFAULT_PRECISION, Layout, MAX_PRECISION, MIN_PRECISION};
+use crate::engine::{DistinctNames, OVERFLOW_OPERATION, truncate};
+use crate::engine::{Operation, OperationHandle, Outcome, Shared};
 use crate::error::BuildError;
-use crate::histogram::{DEFAULT_PRECISION, Layout, MAX_PRECISION, MIN_PRECISION};
-use crate::names::{DistinctNames, OVERFLOW_OPERATION, truncate};
-use crate::operation::{Operation, OperationHandle, Outcome, Shared};
-use crate::report::{OperationSnapshot, SystemSummary, percent};
-use crate::reset_gate::ResetGate;
-use crate::thread_cache;
-use crate::timer::{OperationTimer, Timed};
+use crate::views::{OperationSnapshot, SystemSummary, percent};
+
+use crate::engine::{OperationTimer, Timed};
 
 type Map = papaya::HashMap<Box<str>, Arc<Operation>, foldhash::fast::RandomState>;
 
@@ -118,7 +118,7 @@ impl MetricsCollector {
             cancelled_is_error: b.cancelled_is_error,
             window_length: b.window_length,
             window_slots: b.window_slots,
-            stripes: crate::stripe::stripe_count(),
+            stripes: crate::engine::stripe_count(),
             spread_budget: AtomicUsize::new(b.max_striped_operations),
             start_ns,
             start_wall: SystemTime::now(),
@@ -678,12 +678,12 @@ impl MetricsCollector {
     fn with_operation<R>(&self, name: &str, f: impl FnOnce(&Arc<Operation>) -> R + Copy) -> R {
         let inner = &*self.inner;
         let name = truncate(name, inner.max_name_len);
-        if let Some(out) = thread_cache::with(&inner.shared, name, f) {
+        if let Some(out) = crate::engine::with_thread_cached(&inner.shared, name, f) {
             return out;
         }
         let guard = inner.map.guard();
         if let Some(op) = inner.map.get(name, &guard) {
-            thread_cache::remember(op);
+            crate::engine::remember_in_thread(op);
             return f(op);
         }
         self.insert_slow(name, f)
@@ -704,19 +704,19 @@ impl MetricsCollector {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             if let Some(op) = inner.map.get(name, &guard) {
-                thread_cache::remember(op);
+                crate::engine::remember_in_thread(op);
                 return f(op);
             }
             if inner.len.load(Acquire) < inner.max_operations {
                 let op = Arc::new(Operation::new(name, Arc::clone(&inner.shared)));
                 let op = inner.map.get_or_insert(name.into(), op, &guard);
                 inner.len.fetch_add(1, Release);
-                thread_cache::remember(op);
+                crate::engine::remember_in_thread(op);
                 return f(op);
             }
         } else if let Some(op) = inner.map.get(name, &guard) {
             // Created by another thread since our first lookup.
-            thread_cache::remember(op);
+            crate::engine::remember_in_thread(op);
             return f(op);
         }
         inner.folded.insert(name);

@@ -67,43 +67,34 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod clock;
+// The data path, stage by stage: what records (`engine`), what reads it back for people
+// (`views`) and for Prometheus (`prometheus`), what judges it (`health`), and what feeds
+// it from elsewhere (`tracing`). `collector` joins them; each stage offers the others
+// only what its `mod.rs` re-exports.
 mod collector;
+mod engine;
 mod error;
-mod exemplar;
 #[cfg(feature = "health")]
 #[cfg_attr(docsrs, doc(cfg(feature = "health")))]
 pub mod health;
-mod histogram;
-mod names;
-mod operation;
-mod process;
 #[cfg(feature = "prometheus")]
 #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
 pub mod prometheus;
-mod report;
-mod reset_gate;
-mod stripe;
-mod sync;
-mod thread_cache;
-mod timer;
-mod trace_context;
 #[cfg(feature = "tracing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub mod tracing;
-mod window;
+mod views;
 
-pub use clock::{Clock, ManualClock};
 pub use collector::{MetricsCollector, MetricsCollectorBuilder};
-pub use error::BuildError;
-pub use names::OVERFLOW_OPERATION;
-pub use operation::{OperationHandle, Outcome};
-pub use process::ProcessStats;
-pub use report::{
-    ExemplarSnapshot, OperationSnapshot, RecentSnapshot, SystemSummary, human_duration,
+pub use engine::{
+    Clock, ManualClock, OVERFLOW_OPERATION, OperationHandle, OperationTimer, Outcome, Timed,
+    TraceContext,
 };
-pub use timer::{OperationTimer, Timed};
-pub use trace_context::TraceContext;
+pub use error::BuildError;
+pub use views::{
+    ExemplarSnapshot, OperationSnapshot, ProcessStats, RecentSnapshot, SystemSummary,
+    human_duration,
+};
 
 #[cfg(feature = "health")]
 pub use health::{HealthRegistry, HealthReport, HealthStatus};

@@ -9,7 +9,7 @@ use serde::ser::{SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
 use super::HealthStatus;
-use crate::report::{millis, rfc3339};
+use crate::views::{millis, rfc3339};
 
 /// A boxed, `Send` future: what [`HealthCheck::check`] returns, so the trait stays
 /// object safe.

@@ -8,7 +8,7 @@ use serde::ser::{SerializeMap, Serializer};
 
 use super::{CheckResult, HealthStatus};
 use crate::SystemSummary;
-use crate::report::rfc3339;
+use crate::views::rfc3339;
 
 /// One check's result in a report, with how the registry weighs it.
 #[derive(Clone, Debug, PartialEq)]
@@ -28,7 +28,7 @@ impl Serialize for CheckReport {
         let mut map = serializer.serialize_map(None)?;
         map.serialize_entry("status", &result.status)?;
         map.serialize_entry("critical", &self.critical)?;
-        map.serialize_entry("duration_ms", &crate::report::millis(result.duration))?;
+        map.serialize_entry("duration_ms", &crate::views::millis(result.duration))?;
         map.serialize_entry("details", &result.details)?;
         if let Some(error) = &result.error {
             map.serialize_entry("error", error)?;

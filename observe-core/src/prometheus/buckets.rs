@@ -8,8 +8,8 @@
 
 use std::ops::Range;
 
+use crate::engine::Layout;
 use crate::error::BuildError;
-use crate::histogram::Layout;
 
 /// The default `le` boundaries in seconds: 0.5 ms to 30 s.
 pub const DEFAULT_BUCKETS: &[f64] = &[
@@ -189,7 +189,7 @@ pub fn validate_buckets(bounds: &[f64]) -> Result<(), BuildError> {
 /// past it would count them below it).
 pub(crate) fn validate_seconds(seconds: &[f64]) -> Result<(), BuildError> {
     validate_buckets(seconds)?;
-    let longest = crate::operation::MAX_RECORDED_NS as f64 / 1e9;
+    let longest = crate::engine::MAX_RECORDED_NS as f64 / 1e9;
     match seconds.iter().find(|s| **s >= longest) {
         Some(bad) => Err(BuildError::Buckets {
             reason: format!(
@@ -204,7 +204,7 @@ pub(crate) fn validate_seconds(seconds: &[f64]) -> Result<(), BuildError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::histogram::DEFAULT_PRECISION;
+    use crate::engine::DEFAULT_PRECISION;
 
     const LAYOUT: Layout = Layout::new(DEFAULT_PRECISION);
 

@@ -22,8 +22,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 
+use crate::engine::Layout;
 use crate::error::BuildError;
-use crate::histogram::Layout;
 
 /// The lowest schema Prometheus accepts.
 pub const MIN_SCHEMA: i8 = -4;
@@ -451,7 +451,7 @@ mod tests {
         }
     }
 
-    const LAYOUT: Layout = Layout::new(crate::histogram::DEFAULT_PRECISION);
+    const LAYOUT: Layout = Layout::new(crate::engine::DEFAULT_PRECISION);
 
     fn mapper(config: NativeHistograms) -> NativeMapper {
         NativeMapper::new(config, LAYOUT)
@@ -476,9 +476,9 @@ mod tests {
     #[test]
     fn every_fine_bucket_maps_to_the_native_bucket_of_its_midpoint() {
         for precision in [
-            crate::histogram::MIN_PRECISION,
+            crate::engine::MIN_PRECISION,
             7,
-            crate::histogram::MAX_PRECISION,
+            crate::engine::MAX_PRECISION,
         ] {
             let layout = Layout::new(precision);
             for schema in MIN_SCHEMA..=MAX_SCHEMA {

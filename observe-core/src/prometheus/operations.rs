@@ -9,7 +9,7 @@ use prometheus_client::registry::Unit;
 
 use super::readings::Readings;
 use crate::collector::WeakCollector;
-use crate::operation::Lifetime;
+use crate::engine::Lifetime;
 
 /// Help texts, shared with the hand-written encoder.
 pub(super) const HELP_OPERATIONS: &str = "Operations recorded.";

@@ -5,7 +5,7 @@ use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Unit;
 
-use crate::process::ProcessStats;
+use crate::views::ProcessStats;
 
 /// Reads [`ProcessStats`] at scrape time and encodes the families the platform has.
 #[derive(Debug, Default)]

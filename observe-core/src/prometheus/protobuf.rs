@@ -16,8 +16,8 @@
 use super::native::NativeBuckets;
 use super::operations::{HELP_BUILD, HELP_CANCELLED, HELP_DURATION, HELP_ERRORS, HELP_OPERATIONS};
 use super::readings::Readings;
-use crate::exemplar::Exemplar;
-use crate::operation::Lifetime;
+use crate::engine::Exemplar;
+use crate::engine::Lifetime;
 
 /// The media type of the exposition.
 pub const CONTENT_TYPE: &str =

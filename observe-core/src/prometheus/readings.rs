@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use super::native::{NativeMapper, NativeScrape, NativeSet};
 use crate::collector::MetricsCollector;
-use crate::operation::{Lifetime, Operation};
+use crate::engine::{Lifetime, Operation};
 
 /// One operation's reading.
 type Reading = (Arc<Operation>, Lifetime);

@@ -16,8 +16,8 @@ use super::ExpositionFormat;
 use super::operations::{HELP_BUILD, HELP_CANCELLED, HELP_DURATION, HELP_ERRORS, HELP_OPERATIONS};
 use super::readings::Readings;
 use crate::collector::MetricsCollector;
-use crate::exemplar::Exemplar;
-use crate::operation::Lifetime;
+use crate::engine::Exemplar;
+use crate::engine::Lifetime;
 
 thread_local! {
     /// The collector (its address) whose families this thread is writing by hand, so that

@@ -9,7 +9,7 @@ use ::tracing::field::Field;
 use ::tracing::{Level, Metadata};
 
 use crate::collector::MetricsCollector;
-use crate::operation::Operation;
+use crate::engine::Operation;
 
 /// The name of the field that overrides a span's operation name, as in
 /// `tracing-opentelemetry`.
@@ -193,7 +193,7 @@ impl Callsites {
             .collector
             .max_name_len()
             .saturating_sub(BUSY_SUFFIX.len());
-        let name = crate::names::truncate(name, keep);
+        let name = crate::engine::truncate(name, keep);
         let mut buffer = [0u8; 256];
         let len = name.len() + BUSY_SUFFIX.len();
         if let Some(out) = buffer.get_mut(..len) {

@@ -33,7 +33,7 @@ mod family {
     use prometheus_client::metrics::MetricType;
 
     use crate::collector::WeakCollector;
-    use crate::operation::EventLevel;
+    use crate::engine::EventLevel;
 
     const HELP: &str = "Log events at WARN and ERROR emitted inside operations' spans.";
 

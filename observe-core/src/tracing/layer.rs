@@ -15,7 +15,7 @@ use tracing_subscriber::registry::{LookupSpan, SpanRef};
 use super::callsites::{Callsites, EventKind, SpanSite};
 use super::span_state::{SpanState, SpanStates};
 use crate::collector::MetricsCollector;
-use crate::operation::{EventLevel, Operation, Outcome};
+use crate::engine::{EventLevel, Operation, Outcome};
 
 /// A [`Layer`] that records every span it sees as one operation of a
 /// [`MetricsCollector`] when the span closes. Made by [`layer`](super::layer); see the
@@ -355,7 +355,7 @@ impl StackText {
 impl fmt::Write for StackText {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         let room = self.bytes.len() - self.len;
-        let part = crate::names::truncate(s, room);
+        let part = crate::engine::truncate(s, room);
         self.bytes[self.len..self.len + part.len()].copy_from_slice(part.as_bytes());
         self.len += part.len();
         Ok(())

@@ -15,7 +15,7 @@
 
 use opentelemetry::trace::TraceContextExt as _;
 
-use crate::trace_context::TraceContext;
+use crate::engine::TraceContext;
 
 /// The current OpenTelemetry span's ids, if it has valid ones. Reads the thread's
 /// context in place: no clone, no allocation.

@@ -9,8 +9,8 @@ use std::sync::atomic::{
     AtomicU8, AtomicU64, Ordering::AcqRel, Ordering::Acquire, Ordering::Relaxed,
 };
 
-use crate::operation::{Operation, Outcome};
-use crate::trace_context::TraceContext;
+use crate::engine::TraceContext;
+use crate::engine::{Operation, Outcome};
 
 /// An event with an `error` field and no message (`#[instrument(err)]`).
 const ERROR_EVENT: u8 = 1;
@@ -115,7 +115,7 @@ impl SpanState {
         #[cfg(not(feature = "opentelemetry"))]
         let _ = trace_ids;
         Self {
-            start: crate::timer::precise().raw(),
+            start: crate::engine::precise().raw(),
             last_exit: AtomicU64::new(0),
             busy: busy.then(Busy::default),
             flags: AtomicU8::new(0),
@@ -168,7 +168,7 @@ impl SpanState {
     /// Nanoseconds since the span was created.
     #[inline]
     fn elapsed_ns(&self) -> u64 {
-        let clock = crate::timer::precise();
+        let clock = crate::engine::precise();
         clock.delta_as_nanos(self.start, clock.raw())
     }
 

@@ -80,7 +80,7 @@ impl ErrorRateCheck {
         let (count, errors) = snapshots.iter().fold((0_u64, 0_u64), |(c, e), s| {
             (c + s.recent.count, e + s.recent.error_count)
         });
-        let rate = crate::report::percent(errors, count);
+        let rate = crate::views::percent(errors, count);
         let result = if count < self.min_operations {
             CheckResult::healthy().with_detail("note", "too few operations in the window to judge")
         } else if rate > self.unhealthy_percent {

@@ -40,5 +40,5 @@ pub(crate) fn chosen(
 
 /// Milliseconds as a float, to the microsecond, for details.
 pub(crate) fn ms(d: std::time::Duration) -> f64 {
-    crate::report::millis(d)
+    crate::views::millis(d)
 }

@@ -180,7 +180,7 @@ impl SystemCheck {
                 .with_detail("note", "system figures are not available on this platform");
         };
         let t = &self.thresholds;
-        let host_percent = crate::report::percent(s.host_used, s.host_total);
+        let host_percent = crate::views::percent(s.host_used, s.host_total);
         let mut result = CheckResult::healthy();
         if let Some(rss) = s.rss {
             let status = if rss >= t.process_memory_unhealthy {

@@ -1,5 +1,5 @@
 //! The recent behaviour of one operation, as checkpoints of its running counts (summed
-//! over its [`Stripe`](crate::stripe::Stripe)s).
+//! over its [`Stripe`](crate::engine::stripe::Stripe)s).
 //!
 //! Health decisions need what happened in the last minute, not since start: a lifetime
 //! error rate hides a fresh outage after a long uptime. Time is cut into periods of
@@ -23,8 +23,8 @@ use std::sync::atomic::{Ordering::AcqRel, Ordering::Acquire};
 use std::sync::atomic::{Ordering::Relaxed, Ordering::Release};
 use std::time::Duration;
 
-use crate::histogram::{CHUNK, Counts, Layout, quantile_bucket};
-use crate::sync::{AtomicU32, AtomicU64, fence};
+use crate::engine::histogram::{CHUNK, Counts, Layout, quantile_bucket};
+use crate::engine::sync::{AtomicU32, AtomicU64, fence};
 
 /// Recent figures read from a window.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
@@ -294,7 +294,7 @@ impl Window {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use crate::histogram::{Counts, DEFAULT_PRECISION};
+    use crate::engine::histogram::{Counts, DEFAULT_PRECISION};
 
     const LAYOUT: Layout = Layout::new(DEFAULT_PRECISION);
     const SEC: u64 = 1_000_000_000;
@@ -421,14 +421,14 @@ mod tests {
     }
 }
 
-/// Model checks of the checkpoint (`--cfg loom`; see [`crate::sync`]).
+/// Model checks of the checkpoint (`--cfg loom`; see [`crate::engine::sync`]).
 #[cfg(all(test, loom))]
 mod loom_models {
     use std::sync::Arc;
     use std::time::Duration;
 
     use super::{Layout, Window};
-    use crate::histogram::{Counts, MAX_PRECISION};
+    use crate::engine::histogram::{Counts, MAX_PRECISION};
 
     /// One coarse bucket per chunk: the smallest checkpoint to explore.
     const LAYOUT: Layout = Layout::new(MAX_PRECISION);
@@ -455,7 +455,7 @@ mod loom_models {
     /// skips it, never half rewritten; the record is counted once.
     #[test]
     fn the_window_checkpoint_against_concurrent_records() {
-        crate::sync::model(|| {
+        crate::engine::sync::model(|| {
             let window = Arc::new(Window::new(LAYOUT, Duration::from_secs(1), 1));
             let counts = Arc::new(Counts::with_window(LAYOUT.buckets(), window.chunk_words()));
             // Two records before the first checkpoint, which then holds 2.

@@ -20,9 +20,9 @@
 use std::cell::Cell;
 use std::sync::atomic::Ordering::Relaxed;
 
-use crate::histogram::{Counts, Layout};
-use crate::operation::Shared;
-use crate::sync::{AtomicU64, AtomicUsize};
+use crate::engine::histogram::{Counts, Layout};
+use crate::engine::operation::Shared;
+use crate::engine::sync::{AtomicU64, AtomicUsize};
 
 /// The counters a record always writes, at the start of its stripe's cache line.
 #[derive(Debug)]
@@ -261,8 +261,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::{Record, Stripe};
-    use crate::clock::ManualClock;
-    use crate::operation::Shared;
+    use crate::engine::clock::ManualClock;
+    use crate::engine::operation::Shared;
 
     fn shared() -> Arc<Shared> {
         Shared::for_tests(1, 0, ManualClock::new())

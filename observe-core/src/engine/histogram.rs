@@ -18,7 +18,7 @@ use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
 use crossbeam_utils::Backoff;
 
-use crate::sync::{AtomicU32, AtomicU64, OnceBox, fence, spin};
+use crate::engine::sync::{AtomicU32, AtomicU64, OnceBox, fence, spin};
 
 /// Durations are recorded in units of `2^UNIT_SHIFT` nanoseconds.
 const UNIT_SHIFT: u32 = 4;
@@ -151,7 +151,7 @@ struct Chunk {
     low: [AtomicU32; CHUNK],
     high: OnceBox<[AtomicU32; CHUNK]>,
     /// The recent window's checkpoints of this chunk, in the histogram of an
-    /// operation's first stripe (see [`crate::window`]); empty elsewhere.
+    /// operation's first stripe (see [`crate::engine::window`]); empty elsewhere.
     window: Box<[AtomicU32]>,
 }
 
@@ -767,7 +767,7 @@ mod tests {
     }
 }
 
-/// Model checks of the chunk and carry protocols (`--cfg loom`; see [`crate::sync`]).
+/// Model checks of the chunk and carry protocols (`--cfg loom`; see [`crate::engine::sync`]).
 ///
 /// Each model was seen to fail with its protection taken out (the changes and the
 /// failures are listed in `docs/performance.md`, "Model-checked protocols").
@@ -792,7 +792,7 @@ mod loom_models {
     /// the reset is one the reset could have left.
     #[test]
     fn record_read_reset_and_carry_on_one_bucket() {
-        crate::sync::model(|| {
+        crate::engine::sync::model(|| {
             let counts = one_short_of_a_carry();
             let before = u64::from(CARRY - 1);
             let recorder = {
@@ -818,7 +818,7 @@ mod loom_models {
     /// Two records that both find their chunk missing: both are counted.
     #[test]
     fn two_recorders_creating_the_same_chunk() {
-        crate::sync::model(|| {
+        crate::engine::sync::model(|| {
             let counts = Arc::new(Counts::new(CHUNK));
             let other = {
                 let counts = Arc::clone(&counts);
@@ -836,7 +836,7 @@ mod loom_models {
     /// the record its thread made before, in a chunk read after this one.
     #[test]
     fn a_read_during_chunk_creation() {
-        crate::sync::model(|| {
+        crate::engine::sync::model(|| {
             let counts = Arc::new(Counts::new(2 * CHUNK));
             counts.increment(CHUNK);
             let recorder = {

@@ -11,7 +11,7 @@
 //! writes, and makes it even again; a view reads the sequence, reads everything, and
 //! keeps what it read only if the sequence is the same even number afterwards,
 //! otherwise it reads again. Recorders never touch it (their records are counted
-//! whatever a reset does: see [`Counts::rebase`](crate::histogram::Counts::rebase)), and
+//! whatever a reset does: see [`Counts::rebase`](crate::engine::histogram::Counts::rebase)), and
 //! exporters never need it: they read only lifetime counts, which a reset leaves alone.
 //! A view waits only while a reset runs (the reset of one operation is a read of its
 //! chunks); two resets take turns.
@@ -20,7 +20,7 @@ use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
 use crossbeam_utils::Backoff;
 
-use crate::sync::{AtomicU64, fence, spin};
+use crate::engine::sync::{AtomicU64, fence, spin};
 
 /// A sequence lock between resets (writers) and the JSON views (readers).
 #[derive(Debug)]
@@ -127,15 +127,15 @@ mod tests {
 }
 
 /// Model checks of the gate around an operation's real reset and views, and of a scrape
-/// beside a reset (`--cfg loom`; see [`crate::sync`]).
+/// beside a reset (`--cfg loom`; see [`crate::engine::sync`]).
 #[cfg(all(test, loom))]
 mod loom_models {
     use std::sync::Arc;
     use std::time::Duration;
 
     use super::ResetGate;
-    use crate::clock::ManualClock;
-    use crate::operation::{Operation, Outcome, Shared};
+    use crate::engine::clock::ManualClock;
+    use crate::engine::operation::{Operation, Outcome, Shared};
 
     const NS: u64 = 1_000;
 
@@ -154,7 +154,7 @@ mod loom_models {
     /// one the operation had, before the reset or after it, never some of each.
     #[test]
     fn a_view_during_a_reset_is_from_before_or_after_it() {
-        crate::sync::model(|| {
+        crate::engine::sync::model(|| {
             let op = two_records();
             let gate = Arc::new(ResetGate::new());
             let resetter = {
@@ -178,7 +178,7 @@ mod loom_models {
     /// second scrape never shows less than the first.
     #[test]
     fn a_scrape_during_a_record_and_a_reset_never_goes_back() {
-        crate::sync::model(|| {
+        crate::engine::sync::model(|| {
             let op = two_records();
             let writer = {
                 let op = Arc::clone(&op);

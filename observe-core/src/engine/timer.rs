@@ -36,8 +36,8 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use crate::collector::MetricsCollector;
-use crate::operation::{Operation, Outcome};
-use crate::trace_context::TraceContext;
+use crate::engine::operation::{Operation, Outcome};
+use crate::engine::trace_context::TraceContext;
 
 /// Times one operation from its creation until it is ended or dropped.
 ///

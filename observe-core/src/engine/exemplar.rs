@@ -17,9 +17,9 @@
 
 use std::sync::atomic::{Ordering::Acquire, Ordering::Relaxed, Ordering::Release};
 
-use crate::sync::{AtomicU32, AtomicU64, OnceBox};
+use crate::engine::sync::{AtomicU32, AtomicU64, OnceBox};
 
-use crate::trace_context::TraceContext;
+use crate::engine::trace_context::TraceContext;
 
 /// One exemplar, as read back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -235,7 +235,7 @@ mod loom_models {
     use std::sync::Arc;
 
     use super::Slot;
-    use crate::trace_context::TraceContext;
+    use crate::engine::trace_context::TraceContext;
 
     fn trace(n: u64) -> TraceContext {
         TraceContext::new((u128::from(n) << 64) | u128::from(n), n, true).expect("non-zero")
@@ -247,7 +247,7 @@ mod loom_models {
     /// exemplar).
     #[test]
     fn exemplar_slots_never_tear() {
-        crate::sync::model(|| {
+        crate::engine::sync::model(|| {
             let slot = Arc::new(Slot::new());
             slot.store(&trace(1), 1, 1);
             let writers: Vec<_> = [2u64, 3]

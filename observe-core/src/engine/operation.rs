@@ -5,15 +5,15 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, SystemTime};
 
-use crate::clock::Clock;
-use crate::exemplar::Exemplars;
-use crate::histogram::{Layout, quantile_bucket};
-use crate::report::{ExemplarSnapshot, OperationSnapshot, RecentSnapshot, percent};
-use crate::stripe::{Merged, Record, Stripe, thread_stripe};
-use crate::sync::{AtomicU32, AtomicU64, OnceBox};
-use crate::timer::{OperationTimer, Timed};
-use crate::trace_context::TraceContext;
-use crate::window::{Checkpoint, Window};
+use crate::engine::clock::Clock;
+use crate::engine::exemplar::Exemplars;
+use crate::engine::histogram::{Layout, quantile_bucket};
+use crate::engine::stripe::{Merged, Record, Stripe, thread_stripe};
+use crate::engine::sync::{AtomicU32, AtomicU64, OnceBox};
+use crate::engine::timer::{OperationTimer, Timed};
+use crate::engine::trace_context::TraceContext;
+use crate::engine::window::{Checkpoint, Window};
+use crate::views::{ExemplarSnapshot, OperationSnapshot, RecentSnapshot, percent};
 
 /// Longest duration recorded as is (2^53 ns, about 104 days); longer ones are clamped,
 /// so totals stay exact as floats and cannot wrap in practice.
@@ -78,9 +78,9 @@ impl Shared {
     pub(crate) fn for_tests(
         stripes: usize,
         budget: usize,
-        clock: crate::clock::ManualClock,
+        clock: crate::engine::clock::ManualClock,
     ) -> Arc<Self> {
-        let layout = Layout::new(crate::histogram::DEFAULT_PRECISION);
+        let layout = Layout::new(crate::engine::histogram::DEFAULT_PRECISION);
         Arc::new(Self {
             layout,
             clock: Clock::from(clock),
@@ -113,7 +113,7 @@ impl Shared {
 /// stay monotonic: the fine histograms keep lifetime counts and a per-chunk base. Min,
 /// max and the window serve only the JSON views and are cleared by a reset. What a
 /// record writes lives in [`Stripe`]s: one, or one per core once recorders collide (see
-/// [`crate::stripe`]); the recent window is the operation's own, checkpointing the sum
+/// [`crate::engine::stripe`]); the recent window is the operation's own, checkpointing the sum
 /// of its stripes (its counts live in the first stripe's chunks).
 ///
 /// `repr(C)` keeps the fields a lookup and a record read (the head of the name, the
@@ -351,7 +351,9 @@ impl Operation {
     /// The exemplars of the exported buckets, in bucket order (empty when none was ever
     /// kept).
     #[cfg(feature = "prometheus")]
-    pub(crate) fn exemplars(&self) -> impl Iterator<Item = Option<crate::exemplar::Exemplar>> + '_ {
+    pub(crate) fn exemplars(
+        &self,
+    ) -> impl Iterator<Item = Option<crate::engine::exemplar::Exemplar>> + '_ {
         self.exemplars.all()
     }
 
@@ -571,7 +573,7 @@ impl Operation {
     /// [`Shared::layout`].
     #[cfg(feature = "prometheus")]
     pub(crate) fn for_each_lifetime_bucket(&self, mut f: impl FnMut(usize, u64)) {
-        use crate::histogram::{CHUNK, Counts};
+        use crate::engine::histogram::{CHUNK, Counts};
 
         /// Reads (for the first histogram holding chunk `k`) or adds (for the others)
         /// its counts into `sums`, and the mask of those not zero into `mask`.
@@ -783,7 +785,7 @@ mod tests {
     use std::time::Duration;
 
     use super::{DENIED, Operation, Outcome, SPREAD, SPREAD_AFTER, Shared};
-    use crate::clock::ManualClock;
+    use crate::engine::clock::ManualClock;
 
     fn shared(stripes: usize) -> Arc<Shared> {
         shared_with(stripes, 1, ManualClock::new())
@@ -1009,7 +1011,7 @@ mod tests {
     }
 }
 
-/// Model checks of spreading over stripes (`--cfg loom`; see [`crate::sync`]).
+/// Model checks of spreading over stripes (`--cfg loom`; see [`crate::engine::sync`]).
 #[cfg(all(test, loom))]
 mod loom_models {
     use std::sync::Arc;
@@ -1017,14 +1019,14 @@ mod loom_models {
     use std::time::Duration;
 
     use super::{DECIDING, Operation, Outcome, SPREAD, SPREAD_AFTER, Shared};
-    use crate::clock::ManualClock;
+    use crate::engine::clock::ManualClock;
 
     /// Two threads record twice each into an operation one collision short of spreading,
     /// while a reader adds the stripes up: no record is lost or counted twice, whatever
     /// stripe it lands on, and the operation takes the collector's budget at most once.
     #[test]
     fn stripe_spreading_under_contention() {
-        crate::sync::model(|| {
+        crate::engine::sync::model(|| {
             let shared = Shared::for_tests(2, 2, ManualClock::new());
             let op = Arc::new(Operation::new("x", Arc::clone(&shared)));
             // The window's checkpoint and the first chunk, before the race.
