@@ -39,9 +39,9 @@ pub(crate) use histogram::{DEFAULT_PRECISION, Layout, MAX_PRECISION, MIN_PRECISI
 pub(crate) use names::{DistinctNames, truncate};
 #[cfg(feature = "tracing")]
 pub(crate) use operation::EventLevel;
-pub(crate) use operation::{Operation, Shared};
 #[cfg(feature = "prometheus")]
 pub(crate) use operation::{Lifetime, MAX_RECORDED_NS};
+pub(crate) use operation::{Operation, Shared};
 pub(crate) use reset_gate::ResetGate;
 pub(crate) use stripe::stripe_count;
 pub(crate) use thread_cache::{remember as remember_in_thread, with as with_thread_cached};
