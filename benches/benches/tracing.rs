@@ -24,72 +24,19 @@
 use std::future::Future;
 use std::hint::black_box;
 use std::pin::pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Waker};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use observe_core::MetricsCollector;
 use opentelemetry::trace::TracerProvider as _;
 use tracing::{Instrument, Subscriber};
-use tracing_subscriber::layer::{Context as LayerContext, Layer};
 use tracing_subscriber::prelude::*;
-use tracing_subscriber::registry::LookupSpan;
 
-/// A span-latency layer as services write it by hand: a start time in the extensions,
-/// and a histogram looked up by the span's name on close.
-struct HandWritten {
-    histogram: prometheus::HistogramVec,
-}
+#[path = "support/spans.rs"]
+mod spans;
 
-impl HandWritten {
-    fn new() -> Self {
-        let opts = prometheus::HistogramOpts::new("span_duration_seconds", "Span durations");
-        let histogram = prometheus::HistogramVec::new(opts, &["span"]).expect("a valid histogram");
-        Self { histogram }
-    }
-}
-
-impl<S> Layer<S> for HandWritten
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
-    fn on_new_span(
-        &self,
-        _attrs: &tracing::span::Attributes<'_>,
-        id: &tracing::span::Id,
-        ctx: LayerContext<'_, S>,
-    ) {
-        if let Some(span) = ctx.span(id) {
-            span.extensions_mut().insert(Instant::now());
-        }
-    }
-
-    fn on_close(&self, id: tracing::span::Id, ctx: LayerContext<'_, S>) {
-        if let Some(span) = ctx.span(&id)
-            && let Some(start) = span.extensions().get::<Instant>()
-        {
-            self.histogram
-                .with_label_values(&[span.name()])
-                .observe(start.elapsed().as_secs_f64());
-        }
-    }
-}
-
-/// A future that is ready on its tenth poll.
-struct TenPolls(u8);
-
-impl Future for TenPolls {
-    type Output = ();
-
-    fn poll(mut self: std::pin::Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
-        self.0 += 1;
-        if self.0 == 10 {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
-    }
-}
+use spans::{HandWritten, TenPolls};
 
 /// The three rows, under whatever subscriber is the default.
 fn rows(c: &mut Criterion, column: &str) {

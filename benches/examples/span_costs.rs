@@ -19,56 +19,15 @@
 use std::future::Future;
 use std::hint::black_box;
 use std::pin::pin;
-use std::task::{Context, Poll, Waker};
-use std::time::Instant;
+use std::task::{Context, Waker};
 
-use tracing::{Instrument, Subscriber};
-use tracing_subscriber::layer::{Context as LayerContext, Layer};
+use tracing::Instrument;
 use tracing_subscriber::prelude::*;
-use tracing_subscriber::registry::LookupSpan;
 
-struct HandWritten {
-    histogram: prometheus::HistogramVec,
-}
+#[path = "../benches/support/spans.rs"]
+mod spans;
 
-impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for HandWritten {
-    fn on_new_span(
-        &self,
-        _attrs: &tracing::span::Attributes<'_>,
-        id: &tracing::span::Id,
-        ctx: LayerContext<'_, S>,
-    ) {
-        if let Some(span) = ctx.span(id) {
-            span.extensions_mut().insert(Instant::now());
-        }
-    }
-
-    fn on_close(&self, id: tracing::span::Id, ctx: LayerContext<'_, S>) {
-        if let Some(span) = ctx.span(&id)
-            && let Some(start) = span.extensions().get::<Instant>()
-        {
-            self.histogram
-                .with_label_values(&[span.name()])
-                .observe(start.elapsed().as_secs_f64());
-        }
-    }
-}
-
-/// A future that is ready on its tenth poll.
-struct TenPolls(u8);
-
-impl Future for TenPolls {
-    type Output = ();
-
-    fn poll(mut self: std::pin::Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
-        self.0 += 1;
-        if self.0 == 10 {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
-    }
-}
+use spans::{HandWritten, TenPolls};
 
 #[inline(never)]
 fn sync_spans(n: usize) {
@@ -102,10 +61,7 @@ fn main() {
     match mode.as_str() {
         "registry" => tracing::subscriber::with_default(tracing_subscriber::registry(), || run(n)),
         "handwritten" => {
-            let opts = prometheus::HistogramOpts::new("span_duration_seconds", "Span durations");
-            let histogram =
-                prometheus::HistogramVec::new(opts, &["span"]).expect("a valid histogram");
-            let layer = HandWritten { histogram };
+            let layer = HandWritten::new();
             tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
                 run(n);
             });
