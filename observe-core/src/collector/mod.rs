@@ -80,11 +80,6 @@ struct Inner {
     /// The vectors of the last scrape's readings, for the next one.
     #[cfg(feature = "prometheus")]
     readings_spare: Arc<crate::prometheus::Spare>,
-    /// Held (shared) while exporters read lifetime counts and (exclusive) while a reset
-    /// moves counts between the histograms and the exported baselines, so that a scrape
-    /// never sees a count in both places or in neither. Recorders never take it.
-    #[cfg(feature = "prometheus")]
-    exporting: std::sync::RwLock<()>,
     /// Shut while a reset runs, so that a JSON view never mixes figures from before and
     /// after one (see [`ResetGate`]). Recorders and exporters never take it.
     resets: ResetGate,
@@ -163,8 +158,6 @@ impl MetricsCollector {
                     #[cfg(feature = "prometheus")]
                     readings_spare: Arc::default(),
                     map: Map::with_hasher(foldhash::fast::RandomState::default()),
-                    #[cfg(feature = "prometheus")]
-                    exporting: std::sync::RwLock::new(()),
                     resets: ResetGate::new(),
                     len: AtomicUsize::new(0),
                     creating: Mutex::new(()),
@@ -335,12 +328,6 @@ impl MetricsCollector {
     /// monotonic. A JSON view read meanwhile shows the figures from before the reset or
     /// after it, never some of each.
     pub fn reset(&self) {
-        #[cfg(feature = "prometheus")]
-        let _exclusive = self
-            .inner
-            .exporting
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let operations = self.operations();
         self.inner.resets.reset(|| {
             for op in &operations {
@@ -423,15 +410,6 @@ impl MetricsCollector {
     #[cfg(feature = "prometheus")]
     pub(crate) fn le_seconds(&self) -> &[f64] {
         self.inner.shared.le.seconds()
-    }
-
-    /// Keeps resets out while lifetime counts are read.
-    #[cfg(feature = "prometheus")]
-    pub(crate) fn exporting(&self) -> std::sync::RwLockReadGuard<'_, ()> {
-        self.inner
-            .exporting
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Where a scrape's readings keep their vectors for the next one.

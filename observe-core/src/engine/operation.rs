@@ -545,8 +545,7 @@ impl Operation {
 
     /// Reads the lifetime counters once each, appending the `le` counts (not
     /// cumulative; the last is `+Inf`) to `buckets`. A [`reset`](Self::reset) leaves
-    /// the lifetime counts alone, so this may run beside one; the collector still keeps
-    /// them apart (its `exporting` lock) so that a scrape reads one state of the bases.
+    /// the lifetime counts alone, so this may run beside one, without a lock.
     #[cfg(feature = "prometheus")]
     pub(crate) fn read_lifetime(&self, buckets: &mut Vec<u64>) -> Lifetime {
         let start = buckets.len();
@@ -568,7 +567,7 @@ impl Operation {
     /// Visits, in increasing fine-bucket index order, every non-zero fine bucket with
     /// its lifetime count, over every stripe: monotonic across [`reset`](Self::reset),
     /// and the same counts that [`read_lifetime`](Self::read_lifetime)'s `le` buckets
-    /// add up (read it under the collector's `exporting` lock, as that one is). The
+    /// add up. The
     /// bucket bounds are [`Layout::lower_ns`] and [`Layout::width_ns`] of
     /// [`Shared::layout`].
     #[cfg(feature = "prometheus")]

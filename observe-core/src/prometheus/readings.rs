@@ -73,7 +73,8 @@ impl Readings {
         let (mut ops, mut buckets) = spare.take();
         ops.reserve(operations.len());
         buckets.reserve(operations.len() * buckets_per_op);
-        let _no_reset = collector.exporting();
+        // No lock against a reset: it leaves lifetime counts alone (the loom model
+        // `a_scrape_during_a_record_and_a_reset_never_goes_back` holds it to that).
         let mut scrape = native.map(|mapper| mapper.scrape(operations.len()));
         ops.extend(operations.into_iter().map(|op| {
             let lifetime = op.read_lifetime(&mut buckets);
