@@ -152,6 +152,38 @@ fn trace_ids(exemplars: &[(serde_json::Value, serde_json::Value)], job: &str) ->
         .collect()
 }
 
+/// The names Prometheus must show: every hostile name, as the collector keeps it.
+fn expected_names() -> BTreeSet<String> {
+    hostile_names().iter().map(|n| kept(n)).collect()
+}
+
+/// The trace ids of the sampled records, one per name.
+fn sampled_trace_ids() -> BTreeSet<String> {
+    (0..hostile_names().len())
+        .map(|i| format!("{:032x}", traces(i).0.trace_id()))
+        .collect()
+}
+
+/// Checks that `job` (every job with `None`) was scraped without an error.
+fn assert_up(targets: &[(String, String, String)], job: Option<&str>) {
+    for (name, health, error) in targets {
+        if job.is_none_or(|job| job == name) {
+            assert!(
+                health == "up" && error.is_empty(),
+                "{name} must be scraped cleanly: {health} {error}"
+            );
+        }
+    }
+}
+
+/// The `operation` label values of `selector`'s series.
+fn operation_names(prometheus: &Prometheus, selector: &str) -> BTreeSet<String> {
+    prometheus
+        .label_values("operation", selector)
+        .into_iter()
+        .collect()
+}
+
 #[test]
 fn openmetrics_exemplars_and_hostile_names_pass_a_real_prometheus_and_text_stays_clean() {
     let test = "openmetrics_exemplars_and_hostile_names";
@@ -176,39 +208,25 @@ fn openmetrics_exemplars_and_hostile_names_pass_a_real_prometheus_and_text_stays
         return;
     };
     let targets = prometheus.targets_after(3);
-    for (job, health, error) in &targets {
-        match job.as_str() {
-            "control" => assert!(
-                health == "down" && !error.is_empty(),
-                "the control target (exemplars in text 0.0.4) must fail: {health} {error}"
-            ),
-            _ => assert!(
-                health == "up" && error.is_empty(),
-                "{job} must be scraped cleanly: {health} {error}"
-            ),
-        }
-    }
+    assert_up(&targets, Some("negotiated"));
+    assert_up(&targets, Some("text"));
+    let control = targets.iter().find(|(job, ..)| job == "control");
+    assert!(
+        control.is_some_and(|(_, health, error)| health == "down" && !error.is_empty()),
+        "the control target (exemplars in text 0.0.4) must fail: {control:?}"
+    );
 
     // Every hostile name comes through exactly, in both formats.
-    let expected: BTreeSet<String> = hostile_names().iter().map(|n| kept(n)).collect();
     for job in ["negotiated", "text"] {
-        let names: BTreeSet<String> = prometheus
-            .label_values(
-                "operation",
-                &format!("observe_operations_total{{job=\"{job}\"}}"),
-            )
-            .into_iter()
-            .collect();
-        assert_eq!(names, expected, "operation names scraped by {job}");
+        let selector = format!("observe_operations_total{{job=\"{job}\"}}");
+        let names = operation_names(&prometheus, &selector);
+        assert_eq!(names, expected_names(), "operation names scraped by {job}");
     }
 
     // The sampled traces are exemplars of their buckets, the unsampled never; text
     // 0.0.4 carries none.
     let exemplars = prometheus.exemplars("observe_operation_duration_seconds_bucket");
-    let sampled: BTreeSet<String> = (0..hostile_names().len())
-        .map(|i| format!("{:032x}", traces(i).0.trace_id()))
-        .collect();
-    assert_eq!(trace_ids(&exemplars, "negotiated"), sampled);
+    assert_eq!(trace_ids(&exemplars, "negotiated"), sampled_trace_ids());
     assert!(trace_ids(&exemplars, "text").is_empty(), "{exemplars:?}");
     for (series, labels) in &exemplars {
         let name = series["__name__"].as_str().unwrap_or_default();
@@ -275,21 +293,9 @@ fn protobuf_exemplars_pass_a_real_prometheus_with_native_histograms() {
     else {
         return;
     };
-    for (job, health, error) in prometheus.targets_after(3) {
-        assert!(
-            health == "up" && error.is_empty(),
-            "{job} must be scraped cleanly: {health} {error}"
-        );
-    }
-    let expected: BTreeSet<String> = hostile_names().iter().map(|n| kept(n)).collect();
-    let names: BTreeSet<String> = prometheus
-        .label_values("operation", "observe_operations_total")
-        .into_iter()
-        .collect();
-    assert_eq!(names, expected, "operation names over protobuf");
+    assert_up(&prometheus.targets_after(3), None);
+    let names = operation_names(&prometheus, "observe_operations_total");
+    assert_eq!(names, expected_names(), "operation names over protobuf");
     let exemplars = prometheus.exemplars("observe_operation_duration_seconds_bucket");
-    let sampled: BTreeSet<String> = (0..hostile_names().len())
-        .map(|i| format!("{:032x}", traces(i).0.trace_id()))
-        .collect();
-    assert_eq!(trace_ids(&exemplars, "negotiated"), sampled);
+    assert_eq!(trace_ids(&exemplars, "negotiated"), sampled_trace_ids());
 }
