@@ -7,13 +7,11 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering::Acquire, Ordering::Release};
 use std::time::{Duration, SystemTime};
 
-use crate::engine::Layout;
-use crate::engine::ResetGate;
-use crate::engine::{DistinctNames, OVERFLOW_OPERATION, truncate};
-use crate::engine::{Operation, OperationHandle, Outcome, Shared};
+use crate::engine::{
+    DistinctNames, Layout, OVERFLOW_OPERATION, Operation, OperationHandle, OperationTimer, Outcome,
+    ResetGate, Shared, Timed, truncate,
+};
 use crate::views::{OperationSnapshot, SystemSummary, percent};
-
-use crate::engine::{OperationTimer, Timed};
 
 mod builder;
 #[cfg(feature = "prometheus")]

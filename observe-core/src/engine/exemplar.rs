@@ -17,9 +17,9 @@
 
 use std::sync::atomic::{Ordering::Acquire, Ordering::Relaxed, Ordering::Release};
 
-use crate::engine::sync::{AtomicU32, AtomicU64, OnceBox};
+use super::sync::{AtomicU32, AtomicU64, OnceBox};
 
-use crate::engine::trace_context::TraceContext;
+use super::trace_context::TraceContext;
 
 /// One exemplar, as read back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

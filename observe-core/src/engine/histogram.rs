@@ -18,7 +18,7 @@ use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
 use crossbeam_utils::Backoff;
 
-use crate::engine::sync::{AtomicU32, AtomicU64, OnceBox, fence, spin};
+use super::sync::{AtomicU32, AtomicU64, OnceBox, fence, spin};
 
 /// Durations are recorded in units of `2^UNIT_SHIFT` nanoseconds.
 const UNIT_SHIFT: u32 = 4;

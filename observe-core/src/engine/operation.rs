@@ -5,14 +5,14 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, SystemTime};
 
-use crate::engine::clock::Clock;
-use crate::engine::exemplar::Exemplars;
-use crate::engine::histogram::{Layout, quantile_bucket};
-use crate::engine::stripe::{Merged, Record, Stripe, thread_stripe};
-use crate::engine::sync::{AtomicU32, AtomicU64, OnceBox};
-use crate::engine::timer::{OperationTimer, Timed};
-use crate::engine::trace_context::TraceContext;
-use crate::engine::window::{Checkpoint, Window};
+use super::clock::Clock;
+use super::exemplar::Exemplars;
+use super::histogram::{Layout, quantile_bucket};
+use super::stripe::{Merged, Record, Stripe, thread_stripe};
+use super::sync::{AtomicU32, AtomicU64, OnceBox};
+use super::timer::{OperationTimer, Timed};
+use super::trace_context::TraceContext;
+use super::window::{Checkpoint, Window};
 use crate::views::{ExemplarSnapshot, OperationSnapshot, RecentSnapshot, percent};
 
 /// Longest duration recorded as is (2^53 ns, about 104 days); longer ones are clamped,

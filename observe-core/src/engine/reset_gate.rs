@@ -20,7 +20,7 @@ use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
 use crossbeam_utils::Backoff;
 
-use crate::engine::sync::{AtomicU64, fence, spin};
+use super::sync::{AtomicU64, fence, spin};
 
 /// A sequence lock between resets (writers) and the JSON views (readers).
 #[derive(Debug)]

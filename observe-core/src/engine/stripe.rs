@@ -20,9 +20,9 @@
 use std::cell::Cell;
 use std::sync::atomic::Ordering::Relaxed;
 
-use crate::engine::histogram::{Counts, Layout};
-use crate::engine::operation::Shared;
-use crate::engine::sync::{AtomicU64, AtomicUsize};
+use super::histogram::{Counts, Layout};
+use super::operation::Shared;
+use super::sync::{AtomicU64, AtomicUsize};
 
 /// The counters a record always writes, at the start of its stripe's cache line.
 #[derive(Debug)]

@@ -21,7 +21,7 @@ use std::cell::RefCell;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
-use crate::engine::operation::{Operation, Shared};
+use super::operation::{Operation, Shared};
 
 /// Entries per thread (8 KiB), in sets of [`WAYS`].
 const SLOTS: usize = 512;

@@ -35,9 +35,9 @@ use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
+use super::operation::{Operation, Outcome};
+use super::trace_context::TraceContext;
 use crate::collector::MetricsCollector;
-use crate::engine::operation::{Operation, Outcome};
-use crate::engine::trace_context::TraceContext;
 
 /// Times one operation from its creation until it is ended or dropped.
 ///

@@ -23,8 +23,8 @@ use std::sync::atomic::{Ordering::AcqRel, Ordering::Acquire};
 use std::sync::atomic::{Ordering::Relaxed, Ordering::Release};
 use std::time::Duration;
 
-use crate::engine::histogram::{CHUNK, Counts, Layout, quantile_bucket};
-use crate::engine::sync::{AtomicU32, AtomicU64, fence};
+use super::histogram::{CHUNK, Counts, Layout, quantile_bucket};
+use super::sync::{AtomicU32, AtomicU64, fence};
 
 /// Recent figures read from a window.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
