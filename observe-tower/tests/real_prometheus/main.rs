@@ -164,16 +164,20 @@ fn sampled_trace_ids() -> BTreeSet<String> {
         .collect()
 }
 
-/// Checks that `job` (every job with `None`) was scraped without an error.
+/// Checks that `job` (every job with `None`) is among the targets and was scraped
+/// without an error.
 fn assert_up(targets: &[(String, String, String)], job: Option<&str>) {
+    let mut seen = 0;
     for (name, health, error) in targets {
         if job.is_none_or(|job| job == name) {
+            seen += 1;
             assert!(
                 health == "up" && error.is_empty(),
                 "{name} must be scraped cleanly: {health} {error}"
             );
         }
     }
+    assert!(seen > 0, "no target of {job:?} in {targets:?}");
 }
 
 /// The `operation` label values of `selector`'s series.
