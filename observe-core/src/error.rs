@@ -62,6 +62,15 @@ pub enum BuildError {
         /// The threshold asked for, as written.
         got: String,
     },
+    /// A histogram family's name or labels break the Prometheus naming rules, or its
+    /// name is taken.
+    #[error("invalid histogram family {name:?}: {reason}")]
+    Family {
+        /// The family's name.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// Two or more health checks share a name.
     #[error("health check names must be unique; registered more than once: {}", names.join(", "))]
     DuplicateCheck {

@@ -121,13 +121,15 @@ impl MetricsCollector {
         let readings = Readings::take(self);
         let mut rest = String::new();
         {
-            let _hand_written = HandWritten::mark(self);
+            let _hand_written = HandWritten::mark(self, true);
             self.with_prometheus_registry(|registry| {
                 prometheus_client::encoding::text::encode(&mut rest, registry)
             })?;
         }
         text.reserve(rest.len() + readings.len() * 2048);
         writer.write(&readings, format, text);
+        let families = self.families();
+        crate::prometheus::write_families(&families, format, text);
         match format {
             ExpositionFormat::OpenMetrics => text.push_str(&rest),
             _ => text.push_str(&crate::prometheus::openmetrics_to_prometheus(&rest)),
@@ -196,7 +198,7 @@ impl MetricsCollector {
         let native = self.inner.native.as_ref();
         let readings = Readings::take_with(self, native);
         let rest = {
-            let _hand_written = HandWritten::mark(self);
+            let _hand_written = HandWritten::mark(self, false);
             self.with_prometheus_registry(|registry| encode_to_vec(registry))?
         };
         let out = encoded.vec_mut();
@@ -213,6 +215,33 @@ impl MetricsCollector {
     #[must_use]
     pub fn native_histograms(&self) -> Option<crate::prometheus::NativeHistograms> {
         self.inner.native.as_ref().map(|n| *n.config())
+    }
+
+    /// Adds a histogram family for the text encoders to write; `Err` if one of that name
+    /// is there already.
+    pub(crate) fn add_family(
+        &self,
+        family: std::sync::Arc<crate::prometheus::FamilyInner>,
+    ) -> Result<(), ()> {
+        let mut families = self
+            .inner
+            .families
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if families.iter().any(|f| f.name() == family.name()) {
+            return Err(());
+        }
+        families.push(family);
+        Ok(())
+    }
+
+    /// The histogram families registered, for one encode.
+    fn families(&self) -> Vec<std::sync::Arc<crate::prometheus::FamilyInner>> {
+        self.inner
+            .families
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// The native mapper, for the operations collector.

@@ -78,6 +78,9 @@ struct Inner {
     /// The vectors of the last scrape's readings, for the next one.
     #[cfg(feature = "prometheus")]
     readings_spare: Arc<crate::prometheus::Spare>,
+    /// The histogram families registered on this collector, written by hand in text.
+    #[cfg(feature = "prometheus")]
+    families: Mutex<Vec<Arc<crate::prometheus::FamilyInner>>>,
     /// Shut while a reset runs, so that a JSON view never mixes figures from before and
     /// after one (see [`ResetGate`]). Recorders and exporters never take it.
     resets: ResetGate,
@@ -155,6 +158,8 @@ impl MetricsCollector {
                     buffers: Arc::default(),
                     #[cfg(feature = "prometheus")]
                     readings_spare: Arc::default(),
+                    #[cfg(feature = "prometheus")]
+                    families: Mutex::default(),
                     map: Map::with_hasher(foldhash::fast::RandomState::default()),
                     resets: ResetGate::new(),
                     len: AtomicUsize::new(0),
@@ -393,9 +398,15 @@ impl MetricsCollector {
     }
 
     /// A reference to this collector that does not keep it alive.
-    #[cfg(all(feature = "tracing", feature = "prometheus"))]
+    #[cfg(feature = "prometheus")]
     pub(crate) fn downgrade(&self) -> WeakCollector {
         WeakCollector(Arc::downgrade(&self.inner))
+    }
+
+    /// What the operations of this collector share (its clock, for exemplars).
+    #[cfg(feature = "prometheus")]
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.inner.shared
     }
 
     /// Identifies this collector (its shared state) while an encode runs.

@@ -34,7 +34,7 @@ pub use trace_context::TraceContext;
 
 // For the collector and the readers of the other stages.
 #[cfg(feature = "prometheus")]
-pub(crate) use exemplar::Exemplar;
+pub(crate) use exemplar::{Exemplar, Exemplars};
 pub(crate) use histogram::{DEFAULT_PRECISION, Layout, MAX_PRECISION, MIN_PRECISION};
 pub(crate) use names::{DistinctNames, truncate};
 #[cfg(feature = "tracing")]

@@ -94,6 +94,7 @@
 
 mod buckets;
 mod buffer;
+mod family;
 mod format;
 #[cfg(feature = "health")]
 mod health;
@@ -110,6 +111,8 @@ pub use buckets::{DEFAULT_BUCKETS, validate_buckets};
 pub(crate) use buckets::{LeTable, validate_seconds};
 pub use buffer::Encoded;
 pub(crate) use buffer::Pool;
+pub(crate) use family::{FamilyInner, write_families};
+pub use family::{HistogramFamily, HistogramFamilyBuilder, HistogramSeries};
 pub use format::ExpositionFormat;
 pub(crate) use format::openmetrics_to_prometheus;
 #[cfg(feature = "health")]

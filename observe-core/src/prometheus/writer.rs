@@ -21,25 +21,35 @@ use crate::engine::Lifetime;
 
 thread_local! {
     /// The collector (its address) whose families this thread is writing by hand, so that
-    /// its `OperationsCollector` stays silent during that encode of the registry.
-    static WRITING_BY_HAND: Cell<usize> = const { Cell::new(0) };
+    /// its `OperationsCollector` stays silent during that encode of the registry, and
+    /// whether it writes a text format (where its histogram families are written by hand
+    /// too).
+    static WRITING_BY_HAND: Cell<(usize, bool)> = const { Cell::new((0, false)) };
 }
 
-/// Whether this thread is writing the families of `collector` by hand right now.
+/// Whether this thread is writing the operation families of `collector` by hand right
+/// now.
 pub(super) fn writes_by_hand(collector: &MetricsCollector) -> bool {
-    WRITING_BY_HAND.get() == collector.address()
+    WRITING_BY_HAND.get().0 == collector.address()
+}
+
+/// Whether this thread is writing every family of `collector` by hand, its
+/// [`HistogramFamily`](super::HistogramFamily)s included: a text format.
+pub(super) fn writes_text_by_hand(collector: &MetricsCollector) -> bool {
+    WRITING_BY_HAND.get() == (collector.address(), true)
 }
 
 /// Marks the families of one collector as written by hand until dropped (panics
 /// included).
 pub(crate) struct HandWritten {
-    previous: usize,
+    previous: (usize, bool),
 }
 
 impl HandWritten {
-    pub(crate) fn mark(collector: &MetricsCollector) -> Self {
+    /// `text`: the histogram families too, not only the operations.
+    pub(crate) fn mark(collector: &MetricsCollector, text: bool) -> Self {
         Self {
-            previous: WRITING_BY_HAND.replace(collector.address()),
+            previous: WRITING_BY_HAND.replace((collector.address(), text)),
         }
     }
 }
@@ -193,7 +203,7 @@ fn sample(out: &mut String, prefix: &str, name: &str, value: &str) {
 
 /// ` # {trace_id="…",span_id="…"} <seconds> <timestamp>`: 63 characters of labels,
 /// under the 128 that Prometheus keeps.
-fn write_exemplar(out: &mut String, exemplar: &Exemplar, at: std::time::SystemTime) {
+pub(super) fn write_exemplar(out: &mut String, exemplar: &Exemplar, at: std::time::SystemTime) {
     let trace = &exemplar.trace;
     out.push_str(" # {trace_id=\"");
     push_hex(out, trace.trace_id(), 32);
@@ -225,7 +235,7 @@ fn push_hex(out: &mut String, value: u128, digits: usize) {
 }
 
 /// A label value escaped as both formats want it: `\\`, `\"` and `\n`.
-fn escape(value: &str) -> std::borrow::Cow<'_, str> {
+pub(super) fn escape(value: &str) -> std::borrow::Cow<'_, str> {
     if !value.contains(['\\', '"', '\n']) {
         return value.into();
     }

@@ -1,6 +1,7 @@
 //! The exposition, checked by the real `promtool` and parsed back by a parser crate.
 
 mod exemplars;
+mod families;
 mod fuzz_found;
 mod promtool;
 #[cfg(feature = "protobuf")]
