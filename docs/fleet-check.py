@@ -9,7 +9,8 @@ failures, then checks through Prometheus's HTTP API that:
 - the core panels return data;
 - the recorded fleet request rate equals the sum of the instances' rates within 10 %;
 - the rules are loaded with no evaluation errors;
-- the sampled trace ids sent in `traceparent` headers come back as exemplars
+- the sampled trace ids sent in `traceparent` headers come back as exemplars of both
+  the operation and the HTTP duration histogram
   (`/api/v1/query_exemplars`) on the right instance's series, the unsampled never,
   and no target ever failed a scrape for them (Prometheus runs with
   `--enable-feature=exemplar-storage` and scrapes OpenMetrics);
@@ -309,40 +310,44 @@ def main():
         failures += [f"rule not healthy: {b}" for b in broken]
         print(f"  {len(rules)} rules loaded, {len(broken)} unhealthy")
 
-        # 5. Sampled callers' traces come back as exemplars, on the right series.
+        # 5. Sampled callers' traces come back as exemplars, on the right series: the
+        # request's operation and the HTTP layer's duration histogram alike.
         now = time.time()
-        status, body = http(
-            "GET",
-            PROM
-            + "/api/v1/query_exemplars?"
-            + urllib.parse.urlencode(
-                {
-                    "query": 'observe_operation_duration_seconds_bucket{operation=~"GET /api/expenses"}',
-                    "start": now - 300,
-                    "end": now,
-                }
-            ),
-        )
-        answer = json.loads(body)
-        if status != 200 or answer.get("status") != "success":
-            failures.append(f"query_exemplars: {answer.get('error', status)}")
-            answer = {"data": []}
         seen = {}
-        for series in answer["data"]:
-            instance = instances.index(series["seriesLabels"]["instance"])
-            for exemplar in series["exemplars"]:
-                labels = exemplar["labels"]
-                if set(labels) != {"trace_id", "span_id"}:
-                    failures.append(f"exemplar labels {labels}")
-                seen.setdefault(instance, set()).add(labels.get("trace_id"))
-        for n in range(len(instances)):
-            got = seen.get(n, set())
-            if not got:
-                failures.append(f"no exemplar for instance {instances[n]}")
-            if got - SAMPLED.get(n, set()):
-                failures.append(f"exemplars on {instances[n]} that it was not sent sampled: {sorted(got - SAMPLED.get(n, set()))}")
-            if got & UNSAMPLED.get(n, set()):
-                failures.append(f"unsampled traces kept as exemplars on {instances[n]}")
+        for selector in (
+            'observe_operation_duration_seconds_bucket{operation="GET /api/expenses"}',
+            'observe_http_request_duration_seconds_bucket{method="GET",route="/api/expenses",status="200"}',
+        ):
+            status, body = http(
+                "GET",
+                PROM
+                + "/api/v1/query_exemplars?"
+                + urllib.parse.urlencode({"query": selector, "start": now - 300, "end": now}),
+            )
+            answer = json.loads(body)
+            if status != 200 or answer.get("status") != "success":
+                failures.append(f"query_exemplars {selector}: {answer.get('error', status)}")
+                answer = {"data": []}
+            found = {}
+            for series in answer["data"]:
+                instance = instances.index(series["seriesLabels"]["instance"])
+                for exemplar in series["exemplars"]:
+                    labels = exemplar["labels"]
+                    if set(labels) != {"trace_id", "span_id"}:
+                        failures.append(f"exemplar labels {labels} on {selector}")
+                    found.setdefault(instance, set()).add(labels.get("trace_id"))
+            for n in range(len(instances)):
+                got = found.get(n, set())
+                if not got:
+                    failures.append(f"no exemplar for instance {instances[n]} on {selector}")
+                if got - SAMPLED.get(n, set()):
+                    failures.append(
+                        f"exemplars on {instances[n]} ({selector}) that it was not sent sampled: "
+                        f"{sorted(got - SAMPLED.get(n, set()))}"
+                    )
+                if got & UNSAMPLED.get(n, set()):
+                    failures.append(f"unsampled traces kept as exemplars on {instances[n]} ({selector})")
+                seen.setdefault(n, set()).update(got)
         missed = query(PROM, 'min_over_time(up{job="observe"}[5m]) < 1')[0]
         if missed:
             failures.append(f"a target failed a scrape: {missed}")

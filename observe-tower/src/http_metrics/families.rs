@@ -3,12 +3,12 @@
 use std::sync::Arc;
 
 use observe_core::MetricsCollector;
-use observe_core::prometheus::NativeHistograms;
+use observe_core::prometheus::{HistogramFamily, NativeHistograms};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::{Family, MetricConstructor};
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{Histogram, NativeHistogramConfig};
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Unit;
 
 /// The default `le` boundaries of the response size histogram, in bytes.
@@ -36,33 +36,27 @@ pub(crate) struct RouteLabels {
     pub(crate) route: Arc<str>,
 }
 
-/// Builds histograms with fixed boundaries, and native buckets when configured.
+/// Builds histograms with fixed boundaries.
 #[derive(Clone, Debug)]
-pub(crate) struct Buckets(Arc<[f64]>, Option<NativeHistogramConfig>);
+pub(crate) struct Buckets(Arc<[f64]>);
 
 impl MetricConstructor<Histogram> for Buckets {
     fn new_metric(&self) -> Histogram {
-        match self.1 {
-            // Native buckets show only in the protobuf exposition; the text stays classic.
-            Some(native) => Histogram::new_classic_and_native(self.0.iter().copied(), native),
-            None => Histogram::new(self.0.iter().copied()),
-        }
+        Histogram::new(self.0.iter().copied())
     }
 }
 
-/// `prometheus-client`'s configuration of the same native histograms: its schema only
-/// goes down when the cap is passed, as the collector's does.
-fn native_config(native: NativeHistograms) -> NativeHistogramConfig {
-    NativeHistogramConfig::with_schema(native.schema())
-        .zero_threshold(native.threshold())
-        .max_buckets(native.bucket_cap())
-}
-
 /// The four HTTP families. Clones share the same series.
+///
+/// The duration histogram is observe-core's [`HistogramFamily`], whose buckets keep the
+/// requests' trace exemplars (labels `method`, `route`, `status`); the others are
+/// `prometheus-client`'s.
 #[derive(Clone, Debug)]
 pub(crate) struct HttpFamilies {
     pub(crate) requests: Family<RequestLabels, Counter>,
-    pub(crate) duration: Family<RequestLabels, Histogram, Buckets>,
+    /// `None` only if its name was taken on the collector (by a family of the user's):
+    /// the requests are still counted, without durations.
+    pub(crate) duration: Option<HistogramFamily<3>>,
     pub(crate) in_flight: Family<RouteLabels, Gauge>,
     pub(crate) size: Family<RouteLabels, Histogram, Buckets>,
 }
@@ -78,27 +72,30 @@ impl HttpFamilies {
         native: Option<NativeHistograms>,
     ) -> Self {
         collector.extension(|| {
+            let ns = collector.namespace().to_owned();
+            // Native buckets show only in the protobuf exposition; the text stays classic.
+            let duration = HistogramFamily::builder(
+                format!("{ns}_http_request_duration"),
+                "HTTP request duration until the response body ended",
+            )
+            .unit(Unit::Seconds)
+            .labels(["method", "route", "status"])
+            .buckets(duration)
+            .native(native)
+            // The layer's builder checked the buckets and the collector its namespace:
+            // only a family of the user's registered under this very name fails here.
+            .register(collector);
             let families = Self {
                 requests: Family::default(),
-                duration: Family::new_with_constructor(Buckets(
-                    duration.into(),
-                    native.map(native_config),
-                )),
+                duration: duration.ok(),
                 in_flight: Family::default(),
-                size: Family::new_with_constructor(Buckets(size.into(), None)),
+                size: Family::new_with_constructor(Buckets(size.into())),
             };
-            let ns = collector.namespace().to_owned();
             collector.with_prometheus_registry(|registry| {
                 registry.register(
                     format!("{ns}_http_requests"),
                     "HTTP requests served, by method, route template and status",
                     families.requests.clone(),
-                );
-                registry.register_with_unit(
-                    format!("{ns}_http_request_duration"),
-                    "HTTP request duration until the response body ended",
-                    Unit::Seconds,
-                    families.duration.clone(),
                 );
                 registry.register(
                     format!("{ns}_http_requests_in_flight"),

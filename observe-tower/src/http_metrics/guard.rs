@@ -87,10 +87,11 @@ impl Guard {
         let elapsed = self.start.elapsed();
         let series = self.series();
         let status = self.status.unwrap_or(CLIENT_CLOSED_STATUS);
-        series.record(&self.shared.families, status, elapsed.as_secs_f64());
+        let trace = self.trace.as_ref();
+        series.record(&self.shared.families, status, elapsed.as_secs_f64(), trace);
         series.size.observe(self.bytes as f64);
         series.in_flight.dec();
-        match &self.trace {
+        match trace {
             Some(trace) => series.operation.record_traced(elapsed, outcome, trace),
             None => series.operation.record_outcome(elapsed, outcome),
         }

@@ -6,7 +6,8 @@
 
 use std::sync::{Arc, OnceLock};
 
-use observe_core::{MetricsCollector, OperationHandle};
+use observe_core::prometheus::HistogramSeries;
+use observe_core::{MetricsCollector, OperationHandle, TraceContext};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
@@ -35,7 +36,7 @@ pub(crate) struct MethodSeries {
 struct StatusSeries {
     status: u16,
     requests: Counter,
-    duration: Histogram,
+    duration: Option<HistogramSeries>,
 }
 
 impl MethodSeries {
@@ -60,32 +61,49 @@ impl MethodSeries {
         }
     }
 
-    /// Counts one finished request with `status` that took `seconds`.
-    pub(crate) fn record(&self, families: &HttpFamilies, status: u16, seconds: f64) {
+    /// Counts one finished request with `status` that took `seconds`, and keeps its
+    /// sampled `trace` as an exemplar.
+    pub(crate) fn record(
+        &self,
+        families: &HttpFamilies,
+        status: u16,
+        seconds: f64,
+        trace: Option<&TraceContext>,
+    ) {
         let labels = || RequestLabels {
             method: self.method,
             route: Arc::clone(&self.route),
             status,
         };
+        let duration = || {
+            let status = http::StatusCode::from_u16(status);
+            let status = status.as_ref().map_or("0", http::StatusCode::as_str);
+            let family = families.duration.as_ref()?;
+            Some(family.series([self.method, &self.route, status]))
+        };
+        let observe = |series: &HistogramSeries| match trace {
+            Some(trace) => series.observe_traced(seconds, trace),
+            None => series.observe(seconds),
+        };
         for slot in &self.statuses {
             // Of records racing for an empty slot one fills it; the others go on.
-            let series = slot.get_or_init(|| {
-                let labels = labels();
-                StatusSeries {
-                    status,
-                    requests: families.requests.get_or_create(&labels).clone(),
-                    duration: families.duration.get_or_create(&labels).clone(),
-                }
+            let series = slot.get_or_init(|| StatusSeries {
+                status,
+                requests: families.requests.get_or_create(&labels()).clone(),
+                duration: duration(),
             });
             if series.status == status {
                 series.requests.inc();
-                series.duration.observe(seconds);
+                if let Some(duration) = &series.duration {
+                    observe(duration);
+                }
                 return;
             }
         }
-        let labels = labels();
-        families.requests.get_or_create(&labels).inc();
-        families.duration.get_or_create(&labels).observe(seconds);
+        families.requests.get_or_create(&labels()).inc();
+        if let Some(duration) = duration() {
+            observe(&duration);
+        }
     }
 }
 
@@ -103,7 +121,7 @@ mod tests {
         let series = MethodSeries::new(&collector, &families, 0, &Arc::from("/r"));
         let statuses = [200, 404, 200, 500, 201, 503, 418, 200, 418];
         for status in statuses {
-            series.record(&families, status, 0.05);
+            series.record(&families, status, 0.05, None);
         }
         let mut registry = Registry::default();
         registry.register("requests", "", families.requests.clone());

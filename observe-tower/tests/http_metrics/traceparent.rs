@@ -58,6 +58,21 @@ async fn a_sampled_traceparent_is_an_exemplar_of_the_requests_operation() {
                 && l.contains("# {trace_id=\"4bf92f3577b34da6a3ce929d0e0e4736\"")),
         "{text}"
     );
+    // And of the request's bucket of the HTTP duration histogram, only there.
+    let http: Vec<_> = text
+        .lines()
+        .filter(|l| l.starts_with("observe_http_") && l.contains(" # {"))
+        .collect();
+    assert_eq!(http.len(), 1, "{text}");
+    assert!(
+        http[0].starts_with("observe_http_request_duration_seconds_bucket{le=\"")
+            && http[0].contains("\",method=\"GET\",route=\"/users/{id}\",status=\"200\"} 1 # {trace_id=\"4bf92f3577b34da6a3ce929d0e0e4736\",span_id=\"00f067aa0ba902b7\"} "),
+        "{http:?}"
+    );
+    let text = collector
+        .encode_prometheus(ExpositionFormat::Prometheus)
+        .expect("encodes");
+    assert!(!text.contains("trace_id"), "{text}");
 }
 
 #[tokio::test]
@@ -85,5 +100,13 @@ async fn unsampled_invalid_or_unread_headers_leave_no_exemplar() {
         let op = collector.get("GET /users/{id}").expect("counted as usual");
         assert_eq!((op.count, op.error_count), (1, 0), "{header:?}");
         assert!(op.exemplars.is_empty(), "{header:?}");
+        let text = collector
+            .encode_prometheus(ExpositionFormat::OpenMetrics)
+            .expect("encodes");
+        assert!(
+            text.contains("observe_http_request_duration_seconds_count{method=\"GET\",route=\"/users/{id}\",status=\"200\"} 1\n"),
+            "{header:?}: {text}"
+        );
+        assert!(!text.contains("trace_id"), "{header:?}: {text}");
     }
 }

@@ -14,10 +14,13 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Body;
+use axum::extract::Path;
 use axum::routing::get;
+use http::{Request, StatusCode};
 use observe_core::prometheus::ExpositionFormat;
 use observe_core::{MetricsCollector, Outcome, TraceContext};
-use observe_tower::MonitoringService;
+use observe_tower::{HttpMetricsLayer, MonitoringService};
 use prometheus::{Job, Prometheus};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::exemplar::{CounterWithExemplar, HistogramWithExemplars};
@@ -96,6 +99,47 @@ fn collector() -> MetricsCollector {
     );
     collector.register_metric("user_latency_seconds", "The user's own histogram", latency);
     collector
+}
+
+/// The `traceparent` of the `i`th HTTP request (statuses 200, 404, 500, 200, …):
+/// sampled when `i` is even.
+fn http_traceparent(i: usize) -> String {
+    let flags = if i % 2 == 0 { "01" } else { "00" };
+    format!("00-{:032x}-{:016x}-{flags}", 0xcccc_0000 + i, i + 1)
+}
+
+const HTTP_STATUSES: [u16; 3] = [200, 404, 500];
+
+/// Serves six requests through the HTTP layer on `collector`, each with its
+/// `traceparent` (half sampled), and one with an invalid header.
+fn serve_http_requests(runtime: &tokio::runtime::Runtime, collector: &MetricsCollector) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    let app = Router::new()
+        .route(
+            "/status/{code}",
+            get(|Path(code): Path<u16>| async move {
+                StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST)
+            }),
+        )
+        .layer(HttpMetricsLayer::builder(collector).build());
+    let headers = (0..6)
+        .map(|i| (HTTP_STATUSES[i % 3], http_traceparent(i)))
+        .chain([(200, "00-not-a-trace-01".to_owned())]);
+    runtime.block_on(async {
+        for (status, traceparent) in headers {
+            let request = Request::builder()
+                .uri(format!("/status/{status}"))
+                .header("traceparent", traceparent)
+                .body(Body::empty())
+                .expect("a request");
+            let response = app.clone().oneshot(request).await.expect("infallible");
+            assert_eq!(response.status().as_u16(), status);
+            // Recorded when the body ends.
+            let _ = response.into_body().collect().await.expect("a body");
+        }
+    });
 }
 
 /// Serves the collector: `/m/prometheus` negotiates the format as `MonitoringService`
@@ -193,6 +237,7 @@ fn openmetrics_exemplars_and_hostile_names_pass_a_real_prometheus_and_text_stays
     let test = "openmetrics_exemplars_and_hostile_names";
     let runtime = runtime();
     let collector = collector();
+    serve_http_requests(&runtime, &collector);
     let addr = serve(&runtime, &collector);
     let jobs = [
         Job {
@@ -220,17 +265,25 @@ fn openmetrics_exemplars_and_hostile_names_pass_a_real_prometheus_and_text_stays
         "the control target (exemplars in text 0.0.4) must fail: {control:?}"
     );
 
-    // Every hostile name comes through exactly, in both formats.
+    // Every hostile name comes through exactly, in both formats, beside the HTTP
+    // requests' operation.
+    let mut expected = expected_names();
+    expected.insert("GET /status/{code}".to_owned());
     for job in ["negotiated", "text"] {
         let selector = format!("observe_operations_total{{job=\"{job}\"}}");
         let names = operation_names(&prometheus, &selector);
-        assert_eq!(names, expected_names(), "operation names scraped by {job}");
+        assert_eq!(names, expected, "operation names scraped by {job}");
     }
 
     // The sampled traces are exemplars of their buckets, the unsampled never; text
     // 0.0.4 carries none.
     let exemplars = prometheus.exemplars("observe_operation_duration_seconds_bucket");
-    assert_eq!(trace_ids(&exemplars, "negotiated"), sampled_trace_ids());
+    let not_http = exemplars
+        .iter()
+        .filter(|(series, _)| series["operation"] != "GET /status/{code}")
+        .cloned()
+        .collect::<Vec<_>>();
+    assert_eq!(trace_ids(&not_http, "negotiated"), sampled_trace_ids());
     assert!(trace_ids(&exemplars, "text").is_empty(), "{exemplars:?}");
     for (series, labels) in &exemplars {
         let name = series["__name__"].as_str().unwrap_or_default();
@@ -257,6 +310,40 @@ fn openmetrics_exemplars_and_hostile_names_pass_a_real_prometheus_and_text_stays
     for family in [
         "observe_operations_total",
         "observe_operation_duration_seconds_count",
+    ] {
+        assert!(
+            trace_ids(&prometheus.exemplars(family), "negotiated").is_empty(),
+            "{family}"
+        );
+    }
+
+    // The HTTP layer's duration histogram: each sampled request's trace on its own
+    // status's series, never an unsampled or invalid one, nothing in text 0.0.4.
+    let exemplars = prometheus.exemplars("observe_http_request_duration_seconds_bucket");
+    let mut expected = BTreeSet::new();
+    for i in (0..6).step_by(2) {
+        let trace = format!("{:032x}", 0xcccc_0000 + i);
+        let status = HTTP_STATUSES[i % 3].to_string();
+        assert!(
+            exemplars
+                .iter()
+                .any(|(series, labels)| series["job"] == "negotiated"
+                    && series["route"] == "/status/{code}"
+                    && series["status"] == status.as_str()
+                    && labels["trace_id"] == trace.as_str()),
+            "the exemplar of request {i} ({status}): {exemplars:?}"
+        );
+        expected.insert(trace);
+    }
+    assert_eq!(
+        trace_ids(&exemplars, "negotiated"),
+        expected,
+        "{exemplars:?}"
+    );
+    assert!(trace_ids(&exemplars, "text").is_empty(), "{exemplars:?}");
+    for family in [
+        "observe_http_request_duration_seconds_count",
+        "observe_http_requests_total",
     ] {
         assert!(
             trace_ids(&prometheus.exemplars(family), "negotiated").is_empty(),
