@@ -177,6 +177,10 @@ for p in panels(dash.get("panels", [])):
                 errors.append(f"panel {title!r}: {metric} not filtered by instance=~\"$instance\"")
             if metric.startswith("observe_operation") and 'operation=~"$operation"' not in matchers:
                 errors.append(f"panel {title!r}: {metric} not filtered by operation=~\"$operation\"")
+        # A latency quantile over an observe duration histogram shows its exemplars, so
+        # that a slow bucket leads to its trace.
+        if re.search(r"histogram_quantile\(.*observe_[a-z_]*duration_seconds_bucket", expr) and t.get("exemplar") is not True:
+            errors.append(f"panel {title!r} target {t.get('refId')}: latency without \"exemplar\": true")
         exprs.append((f"panel {title!r} target {t.get('refId')}", expr))
 
 def concrete(expr):
