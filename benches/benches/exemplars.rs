@@ -10,6 +10,11 @@
 //! - `exemplars/record/*`: one held-handle record of a duration from a rotation of 1,024
 //!   (1 µs to 1 s): without a trace (`none`), with an unsampled trace, with a sampled one
 //!   (which stores the exemplar of its bucket).
+//! - `exemplars/histogram_family/*`: one observe of a held `HistogramSeries` (the HTTP
+//!   layer's duration histogram) with the default buckets, from the same rotation in
+//!   seconds: without a trace, with an unsampled one, with a sampled one; beside
+//!   `prometheus-client`'s `Histogram` (what the HTTP layer used before, no exemplars)
+//!   and its `HistogramWithExemplars` (a write lock per observe) given the same trace.
 //! - `exemplars/traceparent/*`: `TraceContext::from_traceparent` on a valid and an
 //!   invalid header.
 //! - `exemplars/openmetrics_1000/*`: the OpenMetrics exposition of 1,000 operations with
@@ -19,8 +24,18 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use observe_core::prometheus::ExpositionFormat;
+use observe_core::prometheus::{DEFAULT_BUCKETS, ExpositionFormat, HistogramFamily};
 use observe_core::{MetricsCollector, Outcome, TraceContext};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::exemplar::HistogramWithExemplars;
+use prometheus_client::metrics::histogram::Histogram;
+
+/// The label set a `HistogramWithExemplars` user would attach.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TraceLabels {
+    trace_id: String,
+    span_id: String,
+}
 
 const VALID: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
@@ -54,6 +69,53 @@ fn record(c: &mut Criterion) {
         b.iter(|| {
             i = (i + 1) & 1023;
             handle.record_traced(black_box(durations[i]), Outcome::Ok, &sampled);
+        });
+    });
+    group.finish();
+
+    let seconds: Vec<f64> = durations.iter().map(Duration::as_secs_f64).collect();
+    let family = HistogramFamily::builder("http_request_duration", "HTTP requests")
+        .labels(["route"])
+        .register(&collector)
+        .expect("a valid family");
+    let series = family.series(["/r"]);
+    let classic = Histogram::new(DEFAULT_BUCKETS.iter().copied());
+    let with_exemplars =
+        HistogramWithExemplars::<TraceLabels>::new(DEFAULT_BUCKETS.iter().copied());
+    let mut group = c.benchmark_group("exemplars/histogram_family");
+    group.bench_function("none", |b| {
+        b.iter(|| {
+            i = (i + 1) & 1023;
+            series.observe(black_box(seconds[i]));
+        });
+    });
+    group.bench_function("unsampled_trace", |b| {
+        b.iter(|| {
+            i = (i + 1) & 1023;
+            series.observe_traced(black_box(seconds[i]), &unsampled);
+        });
+    });
+    group.bench_function("sampled_trace", |b| {
+        b.iter(|| {
+            i = (i + 1) & 1023;
+            series.observe_traced(black_box(seconds[i]), &sampled);
+        });
+    });
+    group.bench_function("prometheus_client_histogram", |b| {
+        b.iter(|| {
+            i = (i + 1) & 1023;
+            classic.observe(black_box(seconds[i]));
+        });
+    });
+    group.bench_function("prometheus_client_with_exemplars", |b| {
+        b.iter(|| {
+            i = (i + 1) & 1023;
+            // What a caller pays to attach the trace: its ids as text, then the lock.
+            let labels = TraceLabels {
+                trace_id: format!("{:032x}", sampled.trace_id()),
+                span_id: format!("{:016x}", sampled.span_id()),
+            };
+            with_exemplars.observe(black_box(seconds[i]), Some(labels), None);
         });
     });
     group.finish();
