@@ -33,6 +33,9 @@
 //! histogram also carries native buckets (see [`NativeHistograms`]); the text formats
 //! stay classic.
 //!
+//! Labelled histograms of your own that keep trace exemplars, written with the same rules
+//! as the operations' (the HTTP layer's duration histogram is one): [`HistogramFamily`].
+//!
 //! Counters and histograms count over the collector's lifetime:
 //! [`reset`](crate::MetricsCollector::reset) restarts the JSON views only, so exported
 //! counters never go backwards.
