@@ -10,42 +10,6 @@
 //! registers it on its registry for everything else: the protobuf exposition (with
 //! native buckets when asked, without exemplars) and whoever encodes the registry
 //! directly.
-//!
-//! ```
-//! use std::time::Duration;
-//! use observe_core::{MetricsCollector, TraceContext};
-//! use observe_core::prometheus::{ExpositionFormat, HistogramFamily};
-//! use prometheus_client::registry::Unit;
-//!
-//! let collector = MetricsCollector::builder().process_metrics(false).build()?;
-//! let queue_wait = HistogramFamily::builder("shop_queue_wait", "Time a job waited")
-//!     .unit(Unit::Seconds)
-//!     .labels(["queue"])
-//!     .buckets(&[0.01, 0.1, 1.0])
-//!     .register(&collector)?;
-//!
-//! let mail = queue_wait.series(["mail"]);
-//! mail.observe(0.003);
-//! let trace = TraceContext::from_traceparent(
-//!     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-//! ).expect("a valid header");
-//! mail.observe_traced(0.4, &trace);
-//!
-//! let text = collector.encode_prometheus(ExpositionFormat::OpenMetrics)?;
-//! let bucket = text
-//!     .lines()
-//!     .find(|l| l.starts_with("shop_queue_wait_seconds_bucket{le=\"1.0\""))
-//!     .expect("the 1 s bucket");
-//! let exemplar = "# {trace_id=\"4bf92f3577b34da6a3ce929d0e0e4736\",span_id=\"00f067aa0ba902b7\"}";
-//! assert!(bucket.starts_with(&format!(
-//!     "shop_queue_wait_seconds_bucket{{le=\"1.0\",queue=\"mail\"}} 2 {exemplar} 0.4 "
-//! )));
-//! // Never in text 0.0.4, where Prometheus would fail the whole scrape.
-//! let text = collector.encode_prometheus(ExpositionFormat::Prometheus)?;
-//! assert!(text.contains("shop_queue_wait_seconds_bucket{le=\"1.0\",queue=\"mail\"} 2\n"));
-//! assert!(!text.contains("trace_id"));
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
 
 mod encode;
 mod series;
@@ -67,9 +31,50 @@ use series::SeriesInner;
 
 /// A labelled histogram family, exposed by a [`MetricsCollector`] with trace exemplars.
 ///
+/// Its series count in atomics and keep, per bucket, the latest exemplar of a sampled
+/// trace; the collector writes the family by hand in both text formats (exemplars only in
+/// OpenMetrics, only on `_bucket` lines, as `prometheus-client` would write the same
+/// histogram otherwise) and through `prometheus-client` in protobuf (native buckets when
+/// asked, no exemplars) and on registries of your own.
+///
 /// `N` is the number of labels, so that a series is asked for with exactly as many
 /// values ([`series`](Self::series)). A cheap [`Clone`] handle: clones share the series.
-/// See the [module](self) for an example.
+///
+/// ```
+/// use std::time::Duration;
+/// use observe_core::{MetricsCollector, TraceContext};
+/// use observe_core::prometheus::{ExpositionFormat, HistogramFamily};
+/// use prometheus_client::registry::Unit;
+///
+/// let collector = MetricsCollector::builder().process_metrics(false).build()?;
+/// let queue_wait = HistogramFamily::builder("shop_queue_wait", "Time a job waited")
+///     .unit(Unit::Seconds)
+///     .labels(["queue"])
+///     .buckets(&[0.01, 0.1, 1.0])
+///     .register(&collector)?;
+///
+/// let mail = queue_wait.series(["mail"]);
+/// mail.observe(0.003);
+/// let trace = TraceContext::from_traceparent(
+///     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+/// ).expect("a valid header");
+/// mail.observe_traced(0.4, &trace);
+///
+/// let text = collector.encode_prometheus(ExpositionFormat::OpenMetrics)?;
+/// let bucket = text
+///     .lines()
+///     .find(|l| l.starts_with("shop_queue_wait_seconds_bucket{le=\"1.0\""))
+///     .expect("the 1 s bucket");
+/// let exemplar = "# {trace_id=\"4bf92f3577b34da6a3ce929d0e0e4736\",span_id=\"00f067aa0ba902b7\"}";
+/// assert!(bucket.starts_with(&format!(
+///     "shop_queue_wait_seconds_bucket{{le=\"1.0\",queue=\"mail\"}} 2 {exemplar} 0.4 "
+/// )));
+/// // Never in text 0.0.4, where Prometheus would fail the whole scrape.
+/// let text = collector.encode_prometheus(ExpositionFormat::Prometheus)?;
+/// assert!(text.contains("shop_queue_wait_seconds_bucket{le=\"1.0\",queue=\"mail\"} 2\n"));
+/// assert!(!text.contains("trace_id"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct HistogramFamily<const N: usize> {
     inner: Arc<FamilyInner>,
