@@ -104,7 +104,7 @@ fn collector() -> MetricsCollector {
 /// The `traceparent` of the `i`th HTTP request (statuses 200, 404, 500, 200, …):
 /// sampled when `i` is even.
 fn http_traceparent(i: usize) -> String {
-    let flags = if i % 2 == 0 { "01" } else { "00" };
+    let flags = if i.is_multiple_of(2) { "01" } else { "00" };
     format!("00-{:032x}-{:016x}-{flags}", 0xcccc_0000 + i, i + 1)
 }
 
