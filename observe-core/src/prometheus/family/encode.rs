@@ -46,7 +46,6 @@ pub(crate) fn write_families(
             } else {
                 ("{", "}")
             };
-            let total: u64 = reading.counts.iter().fold(0, |a, &c| a.wrapping_add(c));
             for part in [name, "_sum", open, labels, close, " "] {
                 out.push_str(part);
             }
@@ -55,7 +54,7 @@ pub(crate) fn write_families(
             for part in [name, "_count", open, labels, close, " "] {
                 out.push_str(part);
             }
-            out.push_str(number.format(total));
+            out.push_str(number.format(reading.count()));
             out.push('\n');
             // Exemplars only in OpenMetrics, only on buckets: Prometheus fails the whole
             // scrape for one in text 0.0.4 or on a `_count` line.
@@ -131,9 +130,8 @@ impl Collector for FamilyCollector {
             buckets.clear();
             let les = family.bounds.iter().copied().chain([f64::INFINITY]);
             buckets.extend(les.zip(reading.counts.iter().copied()));
-            let total = reading.counts.iter().fold(0u64, |a, &c| a.wrapping_add(c));
             let mut metric = metric;
-            metric.encode_histogram::<NoLabelSet>(reading.sum, total, &buckets, None)?;
+            metric.encode_histogram::<NoLabelSet>(reading.sum, reading.count(), &buckets, None)?;
         }
         Ok(())
     }

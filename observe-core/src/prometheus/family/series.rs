@@ -40,6 +40,13 @@ pub(super) struct Reading<'a> {
     pub(super) counts: &'a [u64],
 }
 
+impl Reading<'_> {
+    /// The series' count: the sum of its buckets, so always its `+Inf` bucket.
+    pub(super) fn count(&self) -> u64 {
+        self.counts.iter().fold(0, |a, &c| a.wrapping_add(c))
+    }
+}
+
 impl SeriesInner {
     pub(super) fn new(family: &FamilyInner, values: Box<[Box<str>]>) -> Self {
         let mut rendered = String::new();
